@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max));
+
+const redisUrl = z
+  .string()
+  .transform((s, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a URL such as redis://127.0.0.1:6379' });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
+      return z.NEVER;
+    }
+    if (url.username || url.password) {
+      // Secrets in a URL end up in logs and portal screenshots; they have their own settings.
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use REDIS_USERNAME/REDIS_PASSWORD' });
+      return z.NEVER;
+    }
+    return url;
+  });
+
+const EnvSchema = z.object({
+  REDIS_URL: redisUrl.prefault('redis://127.0.0.1:6379'),
+  REDIS_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a host name' })
+    .optional(),
+  REDIS_PORT: positiveInt(65535).default(10000),
+  REDIS_CLUSTER: bool.default(false),
+  REDIS_AUTH: z.enum(['none', 'password', 'entra']).default('none'),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  AZURE_CLIENT_ID: z.string().min(1).optional(),
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  REDIS_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(3000),
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(60_000).default(1500),
+  REDIS_PING_INTERVAL_MS: positiveInt(540_000).default(60_000),
+  REDIS_RETRY_AFTER_SECONDS: positiveInt(3600).default(5),
+});
+
+/** Authentication settings for the Redis connection. */
+export type RedisAuth =
+  | { mode: 'none' }
+  | { mode: 'password'; username: string; password: string }
+  | { mode: 'entra'; clientId: string | undefined };
+
+/** Everything the Redis client needs, already validated. */
+export interface RedisConfig {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** PEM CA bundle to trust in addition to nothing else; undefined means the system store. */
+  ca: string | undefined;
+  cluster: boolean;
+  auth: RedisAuth;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  pingIntervalMs: number;
+}
+
+/** The application's settings. */
+export interface AppConfig {
+  redis: RedisConfig;
+  retryAfterSeconds: number;
+}
+
+/** A missing or invalid setting; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses settings from an environment map; throws ConfigError naming each bad variable. */
+export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const raw = Object.fromEntries(
+    Object.keys(EnvSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = EnvSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+
+  const host = e.REDIS_HOST ?? e.REDIS_URL.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = e.REDIS_HOST ? e.REDIS_PORT : Number(e.REDIS_URL.port || 6379);
+  // A bare host name is how Azure settings name AMR, which only speaks TLS.
+  const tls = e.REDIS_HOST ? true : e.REDIS_URL.protocol === 'rediss:';
+
+  let auth: RedisAuth;
+  switch (e.REDIS_AUTH) {
+    case 'none':
+      auth = { mode: 'none' };
+      break;
+    case 'password':
+      if (!e.REDIS_PASSWORD) throw new ConfigError('Invalid configuration: REDIS_PASSWORD: required when REDIS_AUTH=password');
+      auth = { mode: 'password', username: e.REDIS_USERNAME ?? 'default', password: e.REDIS_PASSWORD };
+      break;
+    case 'entra':
+      if (!tls) throw new ConfigError('Invalid configuration: REDIS_AUTH: entra needs TLS (a rediss:// REDIS_URL or REDIS_HOST)');
+      auth = { mode: 'entra', clientId: e.AZURE_CLIENT_ID };
+      break;
+  }
+
+  let ca: string | undefined;
+  if (e.REDIS_TLS_CA_FILE) {
+    try {
+      ca = readFileSync(e.REDIS_TLS_CA_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration: REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${(err as Error).message})`);
+    }
+  }
+
+  return {
+    redis: {
+      host,
+      port,
+      tls,
+      ca,
+      cluster: e.REDIS_CLUSTER,
+      auth,
+      connectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      pingIntervalMs: e.REDIS_PING_INTERVAL_MS,
+    },
+    retryAfterSeconds: e.REDIS_RETRY_AFTER_SECONDS,
+  };
+}
+
+let cached: AppConfig | undefined;
+
+/** The process-wide settings, parsed from process.env on first use and then frozen. */
+export function getConfig(): AppConfig {
+  cached ??= Object.freeze(parseConfig(process.env));
+  return cached;
+}

@@ -1,0 +1,67 @@
+import { ClientOfflineError, ErrorReply, SocketClosedUnexpectedlyError } from 'redis';
+import { describe, expect, it } from 'vitest';
+import { AppError, ensureError, isRedisUnavailable, RedisUnavailableError, toErrorResponse } from '../../shared/errors.js';
+import { testContext } from '../support/context.js';
+
+function body(res: { body?: unknown }): Record<string, unknown> {
+  return JSON.parse(String(res.body)) as Record<string, unknown>;
+}
+
+describe('toErrorResponse', () => {
+  it('maps an AppError to problem+json with its status, code and field errors', () => {
+    const ctx = testContext();
+    const res = toErrorResponse(new AppError(404, 'sku_not_found', 'SKU x does not exist', { errors: [{ field: 'skuId', message: 'unknown' }] }), ctx);
+    expect(res.status).toBe(404);
+    expect(res.headers).toMatchObject({ 'Content-Type': 'application/problem+json' });
+    expect(body(res)).toEqual({
+      type: 'https://httpstatuses.io/404',
+      title: 'Not Found',
+      status: 404,
+      detail: 'SKU x does not exist',
+      code: 'sku_not_found',
+      errors: [{ field: 'skuId', message: 'unknown' }],
+    });
+    expect(ctx.logs).toEqual([]);
+  });
+
+  it.each([
+    new ClientOfflineError(),
+    new SocketClosedUnexpectedlyError(),
+    new RedisUnavailableError('down'),
+    new ErrorReply('LOADING Redis is loading the dataset in memory'),
+    new ErrorReply('CLUSTERDOWN The cluster is down'),
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+  ])('maps the connectivity error %s to 503 with Retry-After', (err) => {
+    const res = toErrorResponse(err, testContext());
+    expect(res.status).toBe(503);
+    expect(res.headers).toMatchObject({ 'Content-Type': 'application/problem+json', 'Retry-After': '5' });
+    expect(body(res)).toMatchObject({ status: 503, code: 'redis_unavailable' });
+  });
+
+  it('answers unknown errors with a generic 500 that leaks no internals, and logs them', () => {
+    const ctx = testContext();
+    const res = toErrorResponse(new ErrorReply('WRONGTYPE Operation against a key holding the wrong kind of value'), ctx);
+    expect(res.status).toBe(500);
+    const text = String(res.body);
+    expect(text).not.toMatch(/WRONGTYPE|stack|at /);
+    expect(body(res)).toMatchObject({ code: 'internal_error', detail: 'An unexpected error occurred.' });
+    expect(ctx.logs.join('\n')).toMatch(/error: .*WRONGTYPE/);
+  });
+});
+
+describe('ensureError', () => {
+  it('wraps thrown strings and objects in an Error', () => {
+    expect(ensureError('boom').message).toContain('boom');
+    expect(ensureError({ a: 1 }).message).toContain('{"a":1}');
+    const e = new Error('x');
+    expect(ensureError(e)).toBe(e);
+  });
+});
+
+describe('isRedisUnavailable', () => {
+  it('is false for application errors and command errors', () => {
+    expect(isRedisUnavailable(new AppError(400, 'bad', 'bad'))).toBe(false);
+    expect(isRedisUnavailable(new ErrorReply('ERR syntax error'))).toBe(false);
+    expect(isRedisUnavailable('text')).toBe(false);
+  });
+});
