@@ -2,43 +2,44 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveInt = (max: number) =>
   z
     .string()
-    .regex(/^\d+$/, { message: 'must be a whole number' })
+    .regex(/^\d+$/, { error: 'must be a whole number' })
     .transform(Number)
     .pipe(z.number().int().min(1).max(max));
 
-const redisUrl = z
-  .string()
-  .transform((s, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(s);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a URL such as redis://127.0.0.1:6379' });
-      return z.NEVER;
-    }
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
-      return z.NEVER;
-    }
-    if (url.username || url.password) {
-      // Secrets in a URL end up in logs and portal screenshots; they have their own settings.
-      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use REDIS_USERNAME/REDIS_PASSWORD' });
-      return z.NEVER;
-    }
-    return url;
-  });
+const redisUrl = z.string().transform((s, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a URL such as redis://127.0.0.1:6379' });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    ctx.addIssue({ code: 'custom', message: 'must start with redis:// or rediss://' });
+    return z.NEVER;
+  }
+  if (url.username || url.password) {
+    // Secrets in a URL end up in logs and portal screenshots; they have their own settings.
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not contain credentials; use REDIS_USERNAME/REDIS_PASSWORD',
+    });
+    return z.NEVER;
+  }
+  return url;
+});
 
 const EnvSchema = z.object({
   REDIS_URL: redisUrl.prefault('redis://127.0.0.1:6379'),
   REDIS_HOST: z
     .string()
-    .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a host name' })
+    .regex(/^[A-Za-z0-9.-]+$/, { error: 'must be a host name' })
     .optional(),
   REDIS_PORT: positiveInt(65535).default(10000),
   REDIS_CLUSTER: bool.default(false),
@@ -107,11 +108,15 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       auth = { mode: 'none' };
       break;
     case 'password':
-      if (!e.REDIS_PASSWORD) throw new ConfigError('Invalid configuration: REDIS_PASSWORD: required when REDIS_AUTH=password');
+      if (!e.REDIS_PASSWORD)
+        throw new ConfigError('Invalid configuration: REDIS_PASSWORD: required when REDIS_AUTH=password');
       auth = { mode: 'password', username: e.REDIS_USERNAME ?? 'default', password: e.REDIS_PASSWORD };
       break;
     case 'entra':
-      if (!tls) throw new ConfigError('Invalid configuration: REDIS_AUTH: entra needs TLS (a rediss:// REDIS_URL or REDIS_HOST)');
+      if (!tls)
+        throw new ConfigError(
+          'Invalid configuration: REDIS_AUTH: entra needs TLS (a rediss:// REDIS_URL or REDIS_HOST)',
+        );
       auth = { mode: 'entra', clientId: e.AZURE_CLIENT_ID };
       break;
   }
@@ -121,7 +126,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     try {
       ca = readFileSync(e.REDIS_TLS_CA_FILE, 'utf8');
     } catch (err) {
-      throw new ConfigError(`Invalid configuration: REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${(err as Error).message})`);
+      throw new ConfigError(
+        `Invalid configuration: REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${(err as Error).message})`,
+      );
     }
   }
 

@@ -51,7 +51,16 @@ export function ensureError(value: unknown): Error {
 }
 
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** True when the error means "Redis is unreachable or not serving now", which a retry can fix. */
 export function isRedisUnavailable(err: unknown): boolean {
@@ -142,9 +151,14 @@ export function toErrorResponse(thrown: unknown, context: InvocationContext): Ht
     } catch {
       // A broken config is reported elsewhere; the default still tells clients when to retry.
     }
-    return problemResponse(503, 'redis_unavailable', 'The data store is temporarily unavailable. Retry later.', {
-      headers: { 'Retry-After': String(retryAfter) },
-    });
+    return problemResponse(
+      503,
+      'redis_unavailable',
+      'The data store is temporarily unavailable. Retry later.',
+      {
+        headers: { 'Retry-After': String(retryAfter) },
+      },
+    );
   }
   context.error(err);
   return problemResponse(500, 'internal_error', 'An unexpected error occurred.');

@@ -6,7 +6,12 @@ import { pingAll } from './store.js';
 /** What the health endpoint reports about the Redis connection. */
 export interface HealthReport {
   status: 'ok';
-  redis: { mode: 'standalone' | 'cluster'; tls: boolean; auth: 'none' | 'password' | 'entra'; latencyMs: number };
+  redis: {
+    mode: 'standalone' | 'cluster';
+    tls: boolean;
+    auth: 'none' | 'password' | 'entra';
+    latencyMs: number;
+  };
 }
 
 /** Pings Redis through the shared client; throws a connectivity error when it is unreachable. */

@@ -88,7 +88,9 @@ function socketFor(cfg: RedisConfig, isReady: () => boolean, startedAt: number) 
 }
 
 /** Maps a cluster node's advertised "ip:port" to the configured host name, so TLS name checks pass. */
-export function mapNodeAddress(cfg: RedisConfig): ((address: string) => { host: string; port: number } | undefined) | undefined {
+export function mapNodeAddress(
+  cfg: RedisConfig,
+): ((address: string) => { host: string; port: number } | undefined) | undefined {
   if (!cfg.tls) return undefined;
   return (address: string) => {
     const at = address.lastIndexOf(':');
@@ -119,7 +121,11 @@ export function createRedis(cfg: RedisConfig, deps: RedisDeps = {}): { redis: Re
         nodeAddressMap: mapNodeAddress(cfg),
         commandOptions,
       })
-    : createClient({ ...perConnection, socket: { ...socket, host: cfg.host, port: cfg.port }, commandOptions });
+    : createClient({
+        ...perConnection,
+        socket: { ...socket, host: cfg.host, port: cfg.port },
+        commandOptions,
+      });
 
   redis.on('error', (err: unknown) => {
     // Without a listener an 'error' event crashes the worker; reconnects are handled by the strategy.
@@ -134,7 +140,12 @@ export async function connectRedis(cfg: RedisConfig, deps: RedisDeps = {}): Prom
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new RedisUnavailableError(`Redis at ${cfg.host}:${cfg.port} not ready within ${cfg.connectTimeoutMs} ms`)),
+      () =>
+        reject(
+          new RedisUnavailableError(
+            `Redis at ${cfg.host}:${cfg.port} not ready within ${cfg.connectTimeoutMs} ms`,
+          ),
+        ),
       cfg.connectTimeoutMs + 500,
     );
   });

@@ -12,7 +12,11 @@ export function testContext(functionName = 'test'): InvocationContext & { logs: 
 }
 
 /** A real HttpRequest for calling handlers directly. */
-export function testRequest(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): HttpRequest {
+export function testRequest(
+  method: string,
+  path: string,
+  init: { body?: string; headers?: Record<string, string> } = {},
+): HttpRequest {
   return new HttpRequest({
     method,
     url: `http://127.0.0.1:7071${path}`,

@@ -1,6 +1,6 @@
 // Starts real servers on loopback for the tests: redis-server (plain, TLS, cluster) and Azurite.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 /** Addresses and files the tests need, handed to them by the global setup. */
 export interface TestServers {
   standalone: { port: number };
-  tls: { port: number; caFile: string; wrongCaFile: string };
+  tls: { port: number; adminPort: number; caFile: string; wrongCaFile: string };
   cluster: { ports: number[]; tlsPorts: number[]; caFile: string };
   azurite: { blobPort: number; queuePort: number; connectionString: string };
   workDir: string;
@@ -46,8 +46,16 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
   for (;;) {
     const ok = await new Promise<boolean>((done) => {
       const s = new Socket();
-      s.once('connect', () => (s.destroy(), done(true)));
-      s.once('error', () => (s.destroy(), done(false)));
+      const finish = (result: boolean) => {
+        s.destroy();
+        done(result);
+      };
+      s.once('connect', () => {
+        finish(true);
+      });
+      s.once('error', () => {
+        finish(false);
+      });
       s.connect(port, '127.0.0.1');
     });
     if (ok) return;
@@ -60,20 +68,27 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
 export interface RedisProcess {
   port: number;
   child: ChildProcess;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Starts redis-server in the foreground on 127.0.0.1 with the given extra arguments. */
 export async function startRedis(port: number, dir: string, extra: string[] = []): Promise<RedisProcess> {
   mkdirSync(dir, { recursive: true });
   const args = [
-    '--bind', '127.0.0.1',
-    '--port', String(port),
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', 'no',
-    '--daemonize', 'no',
-    '--logfile', join(dir, 'redis.log'),
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--logfile',
+    join(dir, 'redis.log'),
     ...extra,
   ];
   const child = spawn('redis-server', args, { stdio: 'ignore' });
@@ -81,10 +96,9 @@ export async function startRedis(port: number, dir: string, extra: string[] = []
   const failed = new Promise<never>((_, fail) =>
     child.once('error', (e) => fail(new Error(`cannot start redis-server (is it installed?): ${e.message}`))),
   );
-  const listenPort = extra.includes('--tls-port') && port === 0 ? Number(extra[extra.indexOf('--tls-port') + 1]) : port;
-  await Promise.race([waitForPort(listenPort), failed]);
+  await Promise.race([waitForPort(port), failed]);
   return {
-    port: listenPort,
+    port,
     child,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -94,14 +108,59 @@ export async function startRedis(port: number, dir: string, extra: string[] = []
 }
 
 /** Makes a CA and a server certificate for `names` (DNS or IP SANs) with the openssl CLI. */
-export async function makeCertificates(dir: string, names: string[], prefix: string): Promise<{ ca: string; cert: string; key: string }> {
+export async function makeCertificates(
+  dir: string,
+  names: string[],
+  prefix: string,
+): Promise<{ ca: string; cert: string; key: string }> {
   mkdirSync(dir, { recursive: true });
   const f = (n: string) => join(dir, `${prefix}-${n}`);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', `/CN=${prefix} test CA`]);
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', `/CN=${names[0] ?? 'localhost'}`]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${prefix} test CA`,
+  ]);
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+    '-subj',
+    `/CN=${names[0] ?? 'localhost'}`,
+  ]);
   const san = names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
   writeFileSync(f('ext.cnf'), `subjectAltName=${san}\n`);
-  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2', '-extfile', f('ext.cnf')]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+  ]);
   return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
 }
 
@@ -112,6 +171,7 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
     await Promise.allSettled(stoppers.map((s) => s()));
+    rmSync(workDir, { recursive: true, force: true });
   };
   try {
     // The standalone TLS server's certificate names 127.0.0.1 and localhost; the cluster's names
@@ -127,37 +187,66 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
     stoppers.push(standalone.stop);
 
     const tlsPort = await freePort();
-    const tls = await startRedis(0, join(workDir, 'tls'), [
-      '--tls-port', String(tlsPort),
-      '--tls-cert-file', direct.cert,
-      '--tls-key-file', direct.key,
-      '--tls-ca-cert-file', direct.ca,
-      '--tls-auth-clients', 'no',
+    // The plain port is for the tests' own admin commands; the app under test uses the TLS port.
+    const tlsAdminPort = await freePort();
+    const tls = await startRedis(tlsAdminPort, join(workDir, 'tls'), [
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      direct.cert,
+      '--tls-key-file',
+      direct.key,
+      '--tls-ca-cert-file',
+      direct.ca,
+      '--tls-auth-clients',
+      'no',
     ]);
     stoppers.push(tls.stop);
 
     const ports: number[] = [];
     const tlsPorts: number[] = [];
     for (let i = 0; i < 3; i++) {
-      ports.push(await freePort(true));
-      tlsPorts.push(await freePort());
+      ports.push(await freePort());
+      // With tls-cluster the bus listens at the TLS port + 10000.
+      tlsPorts.push(await freePort(true));
     }
     const nodes = await Promise.all(
       ports.map((p, i) =>
         startRedis(p, join(workDir, `cluster-${p}`), [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(workDir, `cluster-${p}`, 'nodes.conf'),
-          '--cluster-node-timeout', '3000',
-          '--tls-port', String(tlsPorts[i]),
-          '--tls-cert-file', clusterCerts.cert,
-          '--tls-key-file', clusterCerts.key,
-          '--tls-ca-cert-file', clusterCerts.ca,
-          '--tls-auth-clients', 'no',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(workDir, `cluster-${p}`, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '3000',
+          '--tls-port',
+          String(tlsPorts[i]),
+          '--tls-cert-file',
+          clusterCerts.cert,
+          '--tls-key-file',
+          clusterCerts.key,
+          '--tls-ca-cert-file',
+          clusterCerts.ca,
+          '--tls-auth-clients',
+          'no',
+          // Shards then advertise TLS ports to TLS clients and plain ports to plain ones.
+          '--tls-cluster',
+          'yes',
         ]),
       ),
     );
     stoppers.push(...nodes.map((n) => n.stop));
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes']);
+    await run('redis-cli', [
+      '--tls',
+      '--cacert',
+      clusterCerts.ca,
+      '--sni',
+      'localhost',
+      '--cluster',
+      'create',
+      ...tlsPorts.map((p) => `127.0.0.1:${p}`),
+      '--cluster-yes',
+    ]);
     await waitForClusterOk(ports);
 
     const blobPort = await freePort();
@@ -166,10 +255,22 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
     const azurite = spawn(
       join(ROOT, 'node_modules', '.bin', 'azurite'),
       [
-        '--silent', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck',
-        '--blobHost', '127.0.0.1', '--blobPort', String(blobPort),
-        '--queueHost', '127.0.0.1', '--queuePort', String(queuePort),
-        '--tableHost', '127.0.0.1', '--tablePort', String(tablePort),
+        '--silent',
+        '--inMemoryPersistence',
+        '--disableTelemetry',
+        '--skipApiVersionCheck',
+        '--blobHost',
+        '127.0.0.1',
+        '--blobPort',
+        String(blobPort),
+        '--queueHost',
+        '127.0.0.1',
+        '--queuePort',
+        String(queuePort),
+        '--tableHost',
+        '127.0.0.1',
+        '--tablePort',
+        String(tablePort),
       ],
       { stdio: 'ignore', cwd: workDir },
     );
@@ -183,7 +284,7 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
     return {
       servers: {
         standalone: { port: standalone.port },
-        tls: { port: tls.port, caFile: direct.ca, wrongCaFile: wrong.ca },
+        tls: { port: tlsPort, adminPort: tlsAdminPort, caFile: direct.ca, wrongCaFile: wrong.ca },
         cluster: { ports, tlsPorts, caFile: clusterCerts.ca },
         azurite: { blobPort, queuePort, connectionString: azuriteConnectionString(blobPort, queuePort) },
         workDir,

@@ -7,7 +7,13 @@ import { ConfigError, parseConfig } from '../../shared/config.js';
 describe('parseConfig', () => {
   it('defaults to a plain standalone Redis on 127.0.0.1:6379 without auth', () => {
     const { redis, retryAfterSeconds } = parseConfig({});
-    expect(redis).toMatchObject({ host: '127.0.0.1', port: 6379, tls: false, cluster: false, auth: { mode: 'none' } });
+    expect(redis).toMatchObject({
+      host: '127.0.0.1',
+      port: 6379,
+      tls: false,
+      cluster: false,
+      auth: { mode: 'none' },
+    });
     expect(redis.ca).toBeUndefined();
     expect(redis.pingIntervalMs).toBeLessThan(600_000);
     expect(retryAfterSeconds).toBe(5);
@@ -19,12 +25,26 @@ describe('parseConfig', () => {
   });
 
   it('builds a TLS endpoint on port 10000 from REDIS_HOST, as AMR needs', () => {
-    const { redis } = parseConfig({ REDIS_HOST: 'x.westeurope.redis.azure.net', REDIS_CLUSTER: 'true', REDIS_AUTH: 'entra', AZURE_CLIENT_ID: 'abc' });
-    expect(redis).toMatchObject({ host: 'x.westeurope.redis.azure.net', port: 10000, tls: true, cluster: true, auth: { mode: 'entra', clientId: 'abc' } });
+    const { redis } = parseConfig({
+      REDIS_HOST: 'x.westeurope.redis.azure.net',
+      REDIS_CLUSTER: 'true',
+      REDIS_AUTH: 'entra',
+      AZURE_CLIENT_ID: 'abc',
+    });
+    expect(redis).toMatchObject({
+      host: 'x.westeurope.redis.azure.net',
+      port: 10000,
+      tls: true,
+      cluster: true,
+      auth: { mode: 'entra', clientId: 'abc' },
+    });
   });
 
   it('treats empty variables as unset', () => {
-    expect(parseConfig({ REDIS_URL: '', REDIS_CLUSTER: '' }).redis).toMatchObject({ port: 6379, cluster: false });
+    expect(parseConfig({ REDIS_URL: '', REDIS_CLUSTER: '' }).redis).toMatchObject({
+      port: 6379,
+      cluster: false,
+    });
   });
 
   it('reads password auth with the default ACL user', () => {
@@ -35,7 +55,9 @@ describe('parseConfig', () => {
   it('reads the CA bundle named by REDIS_TLS_CA_FILE', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'ca.pem'), 'PEM');
-    expect(parseConfig({ REDIS_URL: 'rediss://h:1', REDIS_TLS_CA_FILE: join(dir, 'ca.pem') }).redis.ca).toBe('PEM');
+    expect(parseConfig({ REDIS_URL: 'rediss://h:1', REDIS_TLS_CA_FILE: join(dir, 'ca.pem') }).redis.ca).toBe(
+      'PEM',
+    );
   });
 
   it.each([

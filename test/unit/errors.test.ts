@@ -1,16 +1,33 @@
 import { ClientOfflineError, ErrorReply, SocketClosedUnexpectedlyError } from 'redis';
 import { describe, expect, it } from 'vitest';
-import { AppError, ensureError, isRedisUnavailable, RedisUnavailableError, toErrorResponse } from '../../shared/errors.js';
+import {
+  AppError,
+  ensureError,
+  isRedisUnavailable,
+  RedisUnavailableError,
+  toErrorResponse,
+} from '../../shared/errors.js';
 import { testContext } from '../support/context.js';
 
 function body(res: { body?: unknown }): Record<string, unknown> {
-  return JSON.parse(String(res.body)) as Record<string, unknown>;
+  return JSON.parse(res.body as string) as Record<string, unknown>;
+}
+
+function refused(): Error {
+  const e: NodeJS.ErrnoException = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+  e.code = 'ECONNREFUSED';
+  return e;
 }
 
 describe('toErrorResponse', () => {
   it('maps an AppError to problem+json with its status, code and field errors', () => {
     const ctx = testContext();
-    const res = toErrorResponse(new AppError(404, 'sku_not_found', 'SKU x does not exist', { errors: [{ field: 'skuId', message: 'unknown' }] }), ctx);
+    const res = toErrorResponse(
+      new AppError(404, 'sku_not_found', 'SKU x does not exist', {
+        errors: [{ field: 'skuId', message: 'unknown' }],
+      }),
+      ctx,
+    );
     expect(res.status).toBe(404);
     expect(res.headers).toMatchObject({ 'Content-Type': 'application/problem+json' });
     expect(body(res)).toEqual({
@@ -30,8 +47,8 @@ describe('toErrorResponse', () => {
     new RedisUnavailableError('down'),
     new ErrorReply('LOADING Redis is loading the dataset in memory'),
     new ErrorReply('CLUSTERDOWN The cluster is down'),
-    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
-  ])('maps the connectivity error %s to 503 with Retry-After', (err) => {
+    refused(),
+  ] as Error[])('maps the connectivity error %s to 503 with Retry-After', (err) => {
     const res = toErrorResponse(err, testContext());
     expect(res.status).toBe(503);
     expect(res.headers).toMatchObject({ 'Content-Type': 'application/problem+json', 'Retry-After': '5' });
@@ -40,9 +57,12 @@ describe('toErrorResponse', () => {
 
   it('answers unknown errors with a generic 500 that leaks no internals, and logs them', () => {
     const ctx = testContext();
-    const res = toErrorResponse(new ErrorReply('WRONGTYPE Operation against a key holding the wrong kind of value'), ctx);
+    const res = toErrorResponse(
+      new ErrorReply('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      ctx,
+    );
     expect(res.status).toBe(500);
-    const text = String(res.body);
+    const text = res.body as string;
     expect(text).not.toMatch(/WRONGTYPE|stack|at /);
     expect(body(res)).toMatchObject({ code: 'internal_error', detail: 'An unexpected error occurred.' });
     expect(ctx.logs.join('\n')).toMatch(/error: .*WRONGTYPE/);

@@ -4,7 +4,9 @@ import { mapNodeAddress, reconnectDelay } from '../../shared/redis/client.js';
 
 describe('mapNodeAddress', () => {
   it('maps IP addresses advertised by shards back to the configured TLS host name', () => {
-    const map = mapNodeAddress(parseConfig({ REDIS_HOST: 'cart.westeurope.redis.azure.net', REDIS_CLUSTER: 'true' }).redis);
+    const map = mapNodeAddress(
+      parseConfig({ REDIS_HOST: 'cart.westeurope.redis.azure.net', REDIS_CLUSTER: 'true' }).redis,
+    );
     expect(map?.('10.0.0.4:8501')).toEqual({ host: 'cart.westeurope.redis.azure.net', port: 8501 });
     expect(map?.('[fd00::4]:8502')).toEqual({ host: 'cart.westeurope.redis.azure.net', port: 8502 });
     expect(map?.('node-2.internal:8503')).toBeUndefined();
