@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
+import { startLocalRunner } from './runner/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const children: ChildProcess[] = [];
@@ -131,9 +132,20 @@ async function main(): Promise<void> {
     });
     return;
   }
-  log('Azure Functions Core Tools (func) not found; install them to run the app on the Functions host.');
-  stopChildren();
-  process.exit(1);
+  log(
+    'Azure Functions Core Tools (func) not found: using the local runner (a development tool, not the Functions host)',
+  );
+  const runner = await startLocalRunner({ root: ROOT, port: Number(process.env.PORT ?? 7071) });
+  log(`try: curl ${runner.url}/api/health`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, () => {
+      void runner.stop().finally(() => {
+        stopChildren();
+        process.exit(0);
+      });
+    });
+  }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

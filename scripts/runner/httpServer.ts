@@ -1,0 +1,183 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  invoke,
+  type HttpCookie,
+  type HttpData,
+  type LogSink,
+  type RegisteredFunction,
+  type TypedData,
+} from './core.js';
+import { compareRoutes, compileRoute, matchRoute, type CompiledRoute } from './routes.js';
+
+interface HttpRoute {
+  fn: RegisteredFunction;
+  route: CompiledRoute;
+  methods: Set<string>;
+  authLevel: string;
+}
+
+/** Options for serving the app's HTTP functions. */
+export interface HttpOptions {
+  routePrefix: string;
+  /** When set, routes with authLevel function/admin need it as `x-functions-key` or `?code=`. */
+  functionKey: string | undefined;
+  /** Sends a function's non-HTTP outputs (queue messages) after a successful invocation. */
+  sendOutputs: (
+    fn: RegisteredFunction,
+    outputs: Array<{ name?: string | null; data?: TypedData | null }>,
+  ) => Promise<void>;
+  log: LogSink;
+}
+
+/** Builds the route table from every `httpTrigger` registration, most specific template first. */
+export function httpRoutes(fns: RegisteredFunction[]): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  for (const fn of fns) {
+    const trigger = Object.values(fn.metadata.bindings).find((b) => b.type === 'httpTrigger');
+    if (!trigger) continue;
+    const template = typeof trigger.route === 'string' && trigger.route ? trigger.route : fn.metadata.name;
+    const methods = Array.isArray(trigger.methods) ? (trigger.methods as string[]) : [];
+    routes.push({
+      fn,
+      route: compileRoute(template),
+      methods: new Set(methods.map((m) => m.toUpperCase())),
+      authLevel: typeof trigger.authLevel === 'string' ? trigger.authLevel.toLowerCase() : 'anonymous',
+    });
+  }
+  return routes.sort((a, b) => compareRoutes(a.route, b.route));
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((ok, fail) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      ok(Buffer.concat(chunks));
+    });
+    req.on('error', fail);
+  });
+}
+
+function cookieHeader(c: HttpCookie): string {
+  const parts = [`${c.name ?? ''}=${c.value ?? ''}`];
+  if (c.domain?.value) parts.push(`Domain=${c.domain.value}`);
+  if (c.path?.value) parts.push(`Path=${c.path.value}`);
+  if (c.expires?.value?.seconds)
+    parts.push(`Expires=${new Date(c.expires.value.seconds * 1000).toUTCString()}`);
+  if (c.maxAge?.value !== undefined && c.maxAge.value !== null) parts.push(`Max-Age=${c.maxAge.value}`);
+  if (c.secure?.value) parts.push('Secure');
+  if (c.httpOnly?.value) parts.push('HttpOnly');
+  if (c.sameSite && c.sameSite !== 'none')
+    parts.push(`SameSite=${c.sameSite === 'explicitNone' ? 'None' : c.sameSite}`);
+  return parts.join('; ');
+}
+
+function bodyBytes(data: TypedData | null | undefined): Buffer {
+  if (!data) return Buffer.alloc(0);
+  if (data.bytes) return Buffer.from(data.bytes);
+  if (typeof data.string === 'string') return Buffer.from(data.string);
+  if (typeof data.json === 'string') return Buffer.from(data.json);
+  return Buffer.alloc(0);
+}
+
+function end(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Length': '0', ...headers });
+  res.end();
+}
+
+/** The node:http request listener that dispatches to the app's HTTP functions. */
+export function httpListener(
+  routes: HttpRoute[],
+  options: HttpOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const prefix = options.routePrefix ? `/${options.routePrefix.toLowerCase()}` : '';
+  return (req, res) => {
+    void (async () => {
+      const started = Date.now();
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      const method = (req.method ?? 'GET').toUpperCase();
+      let path = url.pathname;
+      if (prefix) {
+        const lower = path.toLowerCase();
+        if (lower !== prefix && !lower.startsWith(`${prefix}/`)) {
+          end(res, 404);
+          return;
+        }
+        path = path.slice(prefix.length);
+      }
+      const matches = routes.flatMap((r) => {
+        const params = matchRoute(r.route, path);
+        return params ? [{ r, params }] : [];
+      });
+      if (matches.length === 0) {
+        end(res, 404);
+        return;
+      }
+      const hit = matches.find((m) => m.r.methods.size === 0 || m.r.methods.has(method));
+      if (!hit) {
+        const allow = [...new Set(matches.flatMap((m) => [...m.r.methods]))].join(', ');
+        end(res, 405, { Allow: allow });
+        return;
+      }
+      if (hit.r.authLevel !== 'anonymous' && options.functionKey) {
+        const given = req.headers['x-functions-key'] ?? url.searchParams.get('code');
+        if (given !== options.functionKey) {
+          end(res, 401);
+          return;
+        }
+      }
+
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      const body = await readBody(req);
+      const trigger = Object.entries(hit.r.fn.metadata.bindings).find(([, b]) => b.type === 'httpTrigger');
+      const http: HttpData = {
+        method,
+        url: url.toString(),
+        headers,
+        params: hit.params,
+        body: body.length > 0 ? { bytes: body } : null,
+      };
+      let status = 500;
+      try {
+        const response = await invoke(hit.r.fn, {
+          inputData: [{ name: trigger?.[0] ?? 'req', data: { http } }],
+          triggerMetadata: {},
+        });
+        const outputs = response.outputData ?? [];
+        const httpOut =
+          response.returnValue?.http ??
+          outputs.find((o) => o.name && hit.r.fn.metadata.bindings[o.name]?.type === 'http')?.data?.http;
+        await options.sendOutputs(
+          hit.r.fn,
+          outputs.filter((o) => o.name && hit.r.fn.metadata.bindings[o.name]?.type !== 'http'),
+        );
+        status = Number(httpOut?.statusCode ?? 200) || 200;
+        const payload = bodyBytes(httpOut?.body);
+        const out: Record<string, string | string[]> = { ...(httpOut?.headers ?? {}) };
+        const cookies = (httpOut?.cookies ?? []).map(cookieHeader);
+        if (cookies.length > 0) out['Set-Cookie'] = cookies;
+        out['Content-Length'] = String(payload.length);
+        res.writeHead(status, out);
+        res.end(payload);
+      } catch (err) {
+        // The host answers a function that throws with an empty 500 and logs the exception.
+        options.log(
+          'error',
+          `${hit.r.fn.metadata.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        if (!res.headersSent) end(res, 500);
+      } finally {
+        options.log(
+          'information',
+          `${method} ${url.pathname} -> ${hit.r.fn.metadata.name} ${status} (${Date.now() - started} ms)`,
+        );
+      }
+    })().catch((err: unknown) => {
+      options.log('error', `request failed: ${String(err)}`);
+      if (!res.headersSent) end(res, 500);
+    });
+  };
+}

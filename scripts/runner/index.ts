@@ -1,0 +1,111 @@
+// A development and test host for this Functions app: serves its HTTP functions and runs its queue
+// triggers without Azure Functions Core Tools. Production runs on the Azure Functions host.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { glob } from 'tinyglobby';
+import {
+  initProgrammingModel,
+  installCoreModule,
+  registeredFunctions,
+  runAppStart,
+  runAppTerminate,
+  type LogSink,
+} from './core.js';
+import { applyLocalSettings, readHostSettings } from './hostConfig.js';
+import { httpListener, httpRoutes } from './httpServer.js';
+import { QueueBindings } from './queues.js';
+
+/** How to start the runner. */
+export interface RunnerOptions {
+  /** The app folder (with package.json, host.json and the compiled files `main` names). */
+  root: string;
+  port?: number;
+  host?: string;
+  /** Lowest level printed: trace, debug, information, warning, error. */
+  logLevel?: string;
+}
+
+/** A running local host. */
+export interface Runner {
+  url: string;
+  port: number;
+  functions: string[];
+  stop(): Promise<void>;
+}
+
+const LEVELS = ['trace', 'debug', 'information', 'warning', 'error', 'critical'];
+let loaded: Promise<void> | undefined;
+
+function sinkFor(level: string): LogSink {
+  const min = Math.max(0, LEVELS.indexOf(level));
+  return (lvl, message) => {
+    if (LEVELS.indexOf(lvl) < min) return;
+    const line = `[${new Date().toISOString()}] ${lvl}: ${message}`;
+    if (lvl === 'error' || lvl === 'critical') console.error(line);
+    else console.log(line);
+  };
+}
+
+/** Imports every file package.json `main` names, as the worker does; once per process. */
+async function loadApp(root: string): Promise<void> {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main?: string };
+  if (!pkg.main) throw new Error('package.json has no "main": the worker would find no functions');
+  const files = (await glob(pkg.main, { cwd: root, absolute: true })).sort();
+  if (files.length === 0)
+    throw new Error(`package.json main "${pkg.main}" matches no file: run npm run build first`);
+  for (const file of files) await import(pathToFileURL(file).href);
+}
+
+/** Loads the app and starts serving it; resolves once the HTTP port is listening. */
+export async function startLocalRunner(options: RunnerOptions): Promise<Runner> {
+  const { root } = options;
+  applyLocalSettings(root);
+  const log = sinkFor(options.logLevel ?? process.env.LOCAL_RUNNER_LOG_LEVEL ?? 'information');
+  const settings = readHostSettings(root);
+  installCoreModule(log);
+  loaded ??= loadApp(root).then(initProgrammingModel);
+  await loaded;
+  await runAppStart(root);
+
+  const fns = registeredFunctions();
+  const queues = new QueueBindings({ settings: settings.queues, env: process.env, log });
+  const server = createServer(
+    httpListener(httpRoutes(fns), {
+      routePrefix: settings.routePrefix,
+      functionKey: process.env.LOCAL_RUNNER_FUNCTION_KEY || undefined,
+      sendOutputs: (fn, outputs) => queues.sendOutputs(fn, outputs),
+      log,
+    }),
+  );
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', ok);
+  });
+  await queues.start(fns);
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  log(
+    'information',
+    `local runner: ${fns.length} functions at ${url}/${settings.routePrefix} (a development tool; production runs on the Azure Functions host)`,
+  );
+
+  let stopped = false;
+  return {
+    url,
+    port,
+    functions: fns.map((f) => f.metadata.name),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      server.closeIdleConnections();
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      await queues.stop();
+      await closed;
+      await runAppTerminate();
+    },
+  };
+}

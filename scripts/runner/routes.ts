@@ -1,0 +1,142 @@
+// Route templates as the Functions host reads them (ASP.NET Core routing syntax):
+// literal segments match case-insensitively, `{name}` takes one segment, `{name?}` may be absent at the
+// end, `{*name}` takes the rest, and `{name:constraint}` restricts the value.
+
+type Constraint = (value: string) => boolean;
+
+interface Segment {
+  literal?: string;
+  param?: string;
+  optional?: boolean;
+  catchAll?: boolean;
+  constraints: Constraint[];
+}
+
+/** A compiled route template that can match a request path. */
+export interface CompiledRoute {
+  template: string;
+  segments: Segment[];
+  /** Higher sorts first: literals before constrained parameters before plain ones before catch-alls. */
+  precedence: number[];
+}
+
+const INT = /^-?\d+$/;
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+function constraint(spec: string): Constraint {
+  const m = /^(\w+)(?:\((.*)\))?$/s.exec(spec);
+  if (!m) throw new Error(`unsupported route constraint "${spec}"`);
+  const name = (m[1] ?? '').toLowerCase();
+  const arg = m[2] ?? '';
+  const nums = arg.split(',').map((s) => Number(s.trim()));
+  const [a = 0, b = 0] = nums;
+  switch (name) {
+    case 'int':
+      return (v) => INT.test(v) && Math.abs(Number(v)) <= 2 ** 31;
+    case 'long':
+      return (v) => INT.test(v);
+    case 'bool':
+      return (v) => /^(true|false)$/i.test(v);
+    case 'guid':
+      return (v) => /^[{(]?[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}[)}]?$/i.test(v);
+    case 'decimal':
+    case 'double':
+    case 'float':
+      return (v) => NUMBER.test(v);
+    case 'alpha':
+      return (v) => /^[a-z]+$/i.test(v);
+    case 'datetime':
+      return (v) => !Number.isNaN(Date.parse(v));
+    case 'minlength':
+      return (v) => v.length >= a;
+    case 'maxlength':
+      return (v) => v.length <= a;
+    case 'length':
+      return nums.length === 2 ? (v) => v.length >= a && v.length <= b : (v) => v.length === a;
+    case 'min':
+      return (v) => INT.test(v) && Number(v) >= a;
+    case 'max':
+      return (v) => INT.test(v) && Number(v) <= a;
+    case 'range':
+      return (v) => INT.test(v) && Number(v) >= a && Number(v) <= b;
+    case 'regex': {
+      const re = new RegExp(arg, 'i');
+      return (v) => re.test(v);
+    }
+    default:
+      throw new Error(`unsupported route constraint "${spec}"`);
+  }
+}
+
+/** Compiles a route template such as `carts/{userId}/items/{skuId?}`. */
+export function compileRoute(template: string): CompiledRoute {
+  const parts = template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter(Boolean);
+  const segments: Segment[] = parts.map((part) => {
+    const m = /^\{(\*{0,2})([A-Za-z_][\w]*)((?::[^:}]+(?:\([^)]*\))?)*)(\?)?\}$/.exec(part);
+    if (!m) {
+      if (part.includes('{')) throw new Error(`unsupported route segment "${part}" in "${template}"`);
+      return { literal: part.toLowerCase(), constraints: [] };
+    }
+    const specs = (m[3] ?? '').split(':').filter(Boolean);
+    return {
+      param: m[2] ?? '',
+      catchAll: (m[1] ?? '').length > 0,
+      optional: m[4] === '?',
+      constraints: specs.map(constraint),
+    };
+  });
+  const precedence = segments.map((s) => {
+    if (s.literal !== undefined) return 5;
+    if (s.catchAll) return 1;
+    if (s.optional) return 2;
+    return s.constraints.length > 0 ? 4 : 3;
+  });
+  return { template, segments, precedence };
+}
+
+/** Orders routes as the host does: the most specific template wins. */
+export function compareRoutes(a: CompiledRoute, b: CompiledRoute): number {
+  const n = Math.max(a.precedence.length, b.precedence.length);
+  for (let i = 0; i < n; i++) {
+    const d = (b.precedence[i] ?? 0) - (a.precedence[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Matches a path (below the route prefix) and returns its parameters, or undefined. */
+export function matchRoute(route: CompiledRoute, path: string): Record<string, string> | undefined {
+  const parts = path.split('/').filter(Boolean);
+  const params: Record<string, string> = {};
+  let i = 0;
+  for (const seg of route.segments) {
+    if (seg.catchAll) {
+      const rest = parts.slice(i).map(decodeURIComponent).join('/');
+      if (rest) params[seg.param ?? ''] = rest;
+      i = parts.length;
+      break;
+    }
+    const raw = parts[i];
+    if (raw === undefined) {
+      if (seg.optional) continue;
+      return undefined;
+    }
+    let value: string;
+    try {
+      value = decodeURIComponent(raw);
+    } catch {
+      return undefined;
+    }
+    if (seg.literal !== undefined) {
+      if (value.toLowerCase() !== seg.literal) return undefined;
+    } else {
+      if (!seg.constraints.every((c) => c(value))) return undefined;
+      params[seg.param ?? ''] = value;
+    }
+    i++;
+  }
+  return i === parts.length ? params : undefined;
+}

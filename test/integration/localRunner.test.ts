@@ -1,0 +1,182 @@
+import { resolve } from 'node:path';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+
+const servers = inject('servers');
+const root = resolve(import.meta.dirname, '..', 'fixtures', 'runnerApp');
+let runner: Runner;
+let queues: QueueServiceClient;
+
+interface Delivery {
+  message: unknown;
+  id: string;
+  dequeueCount: number;
+  insertionTime: string;
+  popReceipt: string;
+}
+interface State {
+  deliveries: Delivery[];
+  attempts: { fail: number };
+  hooks: string[];
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const state = async (): Promise<State> => (await (await fetch(`${runner.url}/api/state`)).json()) as State;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function queueCount(name: string): Promise<number> {
+  const q = queues.getQueueClient(name);
+  await q.createIfNotExists();
+  return (await q.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
+}
+
+beforeAll(async () => {
+  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
+  process.env.LOCAL_RUNNER_FUNCTION_KEY = 'test-key';
+  queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
+  for (const q of ['runner-work', 'runner-work-poison', 'runner-fail', 'runner-fail-poison']) {
+    await queues.getQueueClient(q).createIfNotExists();
+    await queues.getQueueClient(q).clearMessages();
+  }
+  runner = await startLocalRunner({ root, port: 0, logLevel: 'critical' });
+});
+
+afterAll(async () => {
+  await runner.stop();
+});
+
+describe('local runner: HTTP', () => {
+  it('registers every function through @azure/functions and runs appStart hooks', async () => {
+    expect(runner.functions).toEqual(expect.arrayContaining(['echo', 'echoName', 'work', 'fail', 'enqueue']));
+    expect((await state()).hooks).toEqual(['appStart:object']);
+  });
+
+  it('matches templates with constraints and optional params, and passes query, headers and body', async () => {
+    const res = await fetch(`${runner.url}/api/echo/42/more?q=1&q=2`, {
+      method: 'PUT',
+      headers: { 'x-test': 'hdr', 'content-type': 'text/plain' },
+      body: 'hello body',
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-echo')).toBe('yes');
+    expect(res.headers.get('set-cookie')).toMatch(/^session=abc; Path=\/; HttpOnly/);
+    expect(await res.json()).toEqual({
+      fn: 'echo',
+      id: '42',
+      tail: 'more',
+      q: ['1', '2'],
+      header: 'hdr',
+      method: 'PUT',
+      url: expect.stringMatching(/\/api\/echo\/42\/more\?q=1&q=2$/),
+      text: 'hello body',
+    });
+    const noTail = (await (await fetch(`${runner.url}/API/Echo/7`)).json()) as { tail: unknown; id: string };
+    expect(noTail).toMatchObject({ id: '7', tail: null });
+  });
+
+  it('routes a value that fails a constraint to the route whose constraint it meets', async () => {
+    const res = await fetch(`${runner.url}/api/echo/abc`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello abc');
+    expect((await fetch(`${runner.url}/api/echo/abc1`)).status).toBe(404);
+  });
+
+  it('prefers a literal segment over a parameter', async () => {
+    expect(await (await fetch(`${runner.url}/api/items/special`)).text()).toBe('literal');
+    expect(await (await fetch(`${runner.url}/api/items/other`)).text()).toBe('param other');
+  });
+
+  it('round-trips binary bodies', async () => {
+    const res = await fetch(`${runner.url}/api/bytes`, {
+      method: 'POST',
+      body: new Uint8Array([0, 1, 2, 255]),
+    });
+    expect(res.headers.get('content-type')).toBe('application/octet-stream');
+    expect([...new Uint8Array(await res.arrayBuffer())]).toEqual([255, 2, 1, 0]);
+  });
+
+  it('answers 404 for unknown routes and paths outside the prefix, 405 with Allow for wrong methods', async () => {
+    expect((await fetch(`${runner.url}/api/nothing`)).status).toBe(404);
+    expect((await fetch(`${runner.url}/state`)).status).toBe(404);
+    const res = await fetch(`${runner.url}/api/bytes`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers a throwing function with an empty 500, as the host does', async () => {
+    const res = await fetch(`${runner.url}/api/boom`);
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('');
+  });
+
+  it('requires the function key on function-level routes when one is configured', async () => {
+    expect((await fetch(`${runner.url}/api/secret`)).status).toBe(401);
+    expect((await fetch(`${runner.url}/api/secret?code=wrong`)).status).toBe(401);
+    expect((await fetch(`${runner.url}/api/secret?code=test-key`)).status).toBe(200);
+    expect(
+      (await fetch(`${runner.url}/api/secret`, { headers: { 'x-functions-key': 'test-key' } })).status,
+    ).toBe(200);
+  });
+});
+
+describe('local runner: storage queues', () => {
+  it('delivers a message exactly once, decoded, with its trigger metadata, then deletes it', async () => {
+    const sent = await queues.getQueueClient('runner-work').sendMessage(b64(JSON.stringify({ n: 1 })));
+    const d = await until('delivery', async () =>
+      (await state()).deliveries.find((x) => x.id === sent.messageId),
+    );
+    expect(d).toMatchObject({ message: { n: 1 }, dequeueCount: 1 });
+    expect(Date.parse(d.insertionTime)).not.toBeNaN();
+    expect(d.popReceipt).toEqual(expect.any(String));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await state()).deliveries.filter((x) => x.id === sent.messageId)).toHaveLength(1);
+    expect(await queueCount('runner-work')).toBe(0);
+  });
+
+  it('sends output binding arrays as one message each, which the trigger then receives', async () => {
+    const res = await fetch(`${runner.url}/api/enqueue`, {
+      method: 'POST',
+      body: JSON.stringify(['out-a', { k: 'out-b' }]),
+    });
+    expect(res.status).toBe(202);
+    const got = await until('both outputs', async () => {
+      const msgs = (await state()).deliveries.map((x) => x.message);
+      return msgs.includes('out-a') && msgs.some((m) => JSON.stringify(m) === '{"k":"out-b"}')
+        ? msgs
+        : undefined;
+    });
+    expect(got).toEqual(expect.arrayContaining(['out-a', { k: 'out-b' }]));
+  });
+
+  it('retries a failing message maxDequeueCount times, then moves it to <queue>-poison', async () => {
+    await queues.getQueueClient('runner-fail').sendMessage(b64('doomed'));
+    await until('poison message', async () =>
+      (await queueCount('runner-fail-poison')) === 1 ? true : undefined,
+    );
+    expect((await state()).attempts.fail).toBe(3);
+    const [poisoned] = (await queues.getQueueClient('runner-fail-poison').peekMessages()).peekedMessageItems;
+    expect(Buffer.from(poisoned?.messageText ?? '', 'base64').toString()).toBe('doomed');
+    expect(await queueCount('runner-fail')).toBe(0);
+  });
+
+  it('moves a message that is not valid base64 straight to poison without invoking the function', async () => {
+    const before = (await state()).deliveries.length;
+    await queues.getQueueClient('runner-work').sendMessage('not base64!');
+    await until('poisoned bad message', async () =>
+      (await queueCount('runner-work-poison')) === 1 ? true : undefined,
+    );
+    const [poisoned] = (await queues.getQueueClient('runner-work-poison').peekMessages()).peekedMessageItems;
+    expect(poisoned?.messageText).toBe('not base64!');
+    expect((await state()).deliveries.length).toBe(before);
+  });
+});
