@@ -57,11 +57,20 @@ const summary = (s: Sample[]) => ({
 });
 const b = summary(samples.bare);
 const r = summary(samples.runner);
-console.log(`\nGET /api/health, ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s rounds each (medians), Node ${process.version}\n`);
+console.log(
+  `\nGET /api/health, ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s rounds each (medians), Node ${process.version}\n`,
+);
 printTable(
   ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'req/s vs bare'],
   [
     ['bare node:http (same JSON, no Redis)', Math.round(b.rps), b.p50, b.p99, b.errors, '1.00'],
-    ['local runner -> getHealth (Redis PING)', Math.round(r.rps), r.p50, r.p99, r.errors, (r.rps / b.rps).toFixed(2)],
+    [
+      'local runner -> getHealth (Redis PING)',
+      Math.round(r.rps),
+      r.p50,
+      r.p99,
+      r.errors,
+      (r.rps / b.rps).toFixed(2),
+    ],
   ],
 );

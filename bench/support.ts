@@ -6,7 +6,11 @@ import { waitForPort } from '../test/support/servers.js';
 export const ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/') ? '../..' : '..');
 
 /** Starts a compiled script in its own Node process (so it gets its own core) and waits for its port. */
-export async function startNode(script: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+export async function startNode(
+  script: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [resolve(ROOT, 'dist', script)], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -52,6 +52,13 @@ const EnvSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: positiveInt(60_000).default(1500),
   REDIS_PING_INTERVAL_MS: positiveInt(540_000).default(60_000),
   REDIS_RETRY_AFTER_SECONDS: positiveInt(3600).default(5),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,32}$/, { error: 'must be 1-32 characters of A-Z a-z 0-9 _ . : -' })
+    .optional(),
+  CART_TTL_DAYS: positiveInt(3650).default(30),
+  MAX_LINE_QUANTITY: positiveInt(1_000_000).default(999),
+  MAX_BODY_BYTES: positiveInt(1_048_576).default(16_384),
 });
 
 /** Authentication settings for the Redis connection. */
@@ -78,6 +85,11 @@ export interface RedisConfig {
 export interface AppConfig {
   redis: RedisConfig;
   retryAfterSeconds: number;
+  /** Prepended to every key (e.g. "shop1:"); empty by default so keys match the classic demos. */
+  keyPrefix: string;
+  cartTtlSeconds: number;
+  maxLineQuantity: number;
+  maxBodyBytes: number;
 }
 
 /** A missing or invalid setting; the message names the variable. */
@@ -145,6 +157,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       pingIntervalMs: e.REDIS_PING_INTERVAL_MS,
     },
     retryAfterSeconds: e.REDIS_RETRY_AFTER_SECONDS,
+    keyPrefix: e.REDIS_KEY_PREFIX ?? '',
+    cartTtlSeconds: e.CART_TTL_DAYS * 86_400,
+    maxLineQuantity: e.MAX_LINE_QUANTITY,
+    maxBodyBytes: e.MAX_BODY_BYTES,
   };
 }
 

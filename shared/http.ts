@@ -1,5 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { toErrorResponse } from './errors.js';
+import type { z } from 'zod';
+import { getConfig } from './config.js';
+import { AppError, toErrorResponse, type FieldError } from './errors.js';
 
 /** A handler body: may throw; the wrapper maps every failure through the one error mapper. */
 export type RouteHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -18,4 +20,101 @@ export function route(fn: RouteHandler): HttpHandler {
 /** A JSON response with the given status and extra headers. */
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
   return { status, jsonBody: body, headers: { 'Cache-Control': 'no-store', ...headers } };
+}
+
+/** An empty response (204 and the like). */
+export function empty(status = 204, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers };
+}
+
+function fieldErrors(where: string, error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    const base = [where, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ field: base ? `${base}.${k}` : k, message: 'is not a known field' }));
+    }
+    return [{ field: base || where, message: issue.message }];
+  });
+}
+
+/** Validates a value against a schema, or throws a 400 listing every failing field. */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: 'path' | 'query' | 'body' | 'header',
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const errors = fieldErrors(where, result.error);
+    throw new AppError(
+      400,
+      'validation_failed',
+      `Invalid ${where}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`,
+      {
+        errors,
+      },
+    );
+  }
+  return result.data;
+}
+
+/** Route parameters, validated. */
+export function parsePath<S extends z.ZodType>(request: HttpRequest, schema: S): z.output<S> {
+  return parseWith(schema, { ...request.params }, 'path');
+}
+
+/** Query parameters (first value of each), validated. */
+export function parseQuery<S extends z.ZodType>(request: HttpRequest, schema: S): z.output<S> {
+  return parseWith(schema, Object.fromEntries(request.query.entries()), 'query');
+}
+
+/** The raw body text, within the size limit and declared as JSON when a type is given. */
+export async function readBodyText(request: HttpRequest): Promise<string> {
+  const max = getConfig().maxBodyBytes;
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > max) throw new AppError(413, 'body_too_large', `The body must not exceed ${max} bytes.`);
+  const type = request.headers.get('content-type');
+  if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new AppError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  }
+  const text = await request.text();
+  if (Buffer.byteLength(text) > max)
+    throw new AppError(413, 'body_too_large', `The body must not exceed ${max} bytes.`);
+  return text;
+}
+
+/** Parses a JSON body text against a schema: 400 for malformed JSON, unknown or invalid fields. */
+export function parseJsonBody<S extends z.ZodType>(text: string, schema: S): z.output<S> {
+  if (text.trim() === '') throw new AppError(400, 'body_required', 'A JSON body is required.');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError(400, 'invalid_json', 'The body is not valid JSON.');
+  }
+  return parseWith(schema, value, 'body');
+}
+
+/** Reads and validates a JSON body in one step. */
+export async function readJson<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.output<S>> {
+  return parseJsonBody(await readBodyText(request), schema);
+}
+
+/** The entity tags of an If-Match header as a comma list without quotes ('' when absent, '*' for any). */
+export function ifMatchTags(request: HttpRequest): string {
+  const raw = request.headers.get('if-match');
+  if (raw === null || raw.trim() === '') return '';
+  if (raw.trim() === '*') return '*';
+  const tags = raw.split(',').map((t) =>
+    t
+      .trim()
+      .replace(/^W\//, '')
+      .replace(/^"(.*)"$/, '$1'),
+  );
+  if (tags.some((t) => !/^[0-9a-f]{1,64}$/i.test(t))) {
+    throw new AppError(400, 'validation_failed', 'If-Match must list ETags this API issued.', {
+      errors: [{ field: 'header.If-Match', message: 'is not a list of quoted ETags' }],
+    });
+  }
+  return tags.join(',');
 }

@@ -33,6 +33,8 @@ export interface Runner {
   url: string;
   port: number;
   functions: string[];
+  /** Names of the HTTP-triggered functions. */
+  httpFunctions: string[];
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
     url,
     port,
     functions: fns.map((f) => f.metadata.name),
+    httpFunctions: httpRoutes(fns).map((r) => r.fn.metadata.name),
     stop: async () => {
       if (stopped) return;
       stopped = true;

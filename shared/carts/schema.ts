@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { Id } from '../ids.js';
+import { Money } from '../skus/schema.js';
+
+const Quantity = z.int().min(1).max(1_000_000);
+
+/** Body of POST /carts/{userId}/items. */
+export const AddCartItemInput = z.strictObject({ skuId: Id, quantity: Quantity.default(1) });
+/** Body of POST /carts/{userId}/items (type). */
+export type AddCartItemInput = z.infer<typeof AddCartItemInput>;
+
+/** Body of PUT /carts/{userId}/items/{skuId}: 0 removes the line. */
+export const SetCartItemInput = z.strictObject({ quantity: z.int().min(0).max(1_000_000) });
+
+/** Query of DELETE /carts/{userId}/items/{skuId}: decrement by `quantity`, or remove the line without it. */
+export const RemoveCartItemQuery = z.strictObject({
+  quantity: z
+    .string()
+    .regex(/^[1-9]\d{0,6}$/, { error: 'must be a whole number from 1' })
+    .transform(Number)
+    .optional(),
+});
+
+/** Route parameters naming a cart. */
+export const CartPath = z.object({ userId: Id });
+/** Route parameters naming a cart line. */
+export const CartItemPath = z.object({ userId: Id, skuId: Id });
+
+/** One cart line; a line whose SKU was deleted is `available: false` and counts in no total. */
+export const CartLine = z.object({
+  skuId: Id,
+  name: z.string().nullable(),
+  unitPrice: Money.nullable(),
+  quantity: z.int(),
+  lineTotal: Money.nullable(),
+  available: z.boolean(),
+});
+/** One cart line (type). */
+export type CartLine = z.infer<typeof CartLine>;
+
+/** A cart with totals computed on read. */
+export const Cart = z.object({
+  userId: Id,
+  items: z.array(CartLine),
+  totalQuantity: z.int(),
+  total: Money,
+});
+/** A cart (type). */
+export type Cart = z.infer<typeof Cart>;

@@ -1,0 +1,52 @@
+import { AppError } from '../errors.js';
+import { ID_PATTERN } from '../ids.js';
+import { formatCents, parsePrice } from '../money.js';
+import { getRedis } from '../redis/client.js';
+import type { PutSkuInput, Sku, SkuPage } from './schema.js';
+import { findSkus, pruneSkuIndex, removeSku, saveSku, skuIdsAfter } from './store.js';
+
+const notFound = (id: string) => new AppError(404, 'sku_not_found', `SKU ${id} does not exist.`);
+
+/** Creates or replaces a SKU; `created` tells which. */
+export async function putSku(id: string, input: PutSkuInput): Promise<{ sku: Sku; created: boolean }> {
+  const price = formatCents(input.price);
+  const created = await saveSku(await getRedis(), id, { name: input.name, price });
+  return { sku: { id, name: input.name, price }, created };
+}
+
+/** Reads a SKU; 404 when absent. */
+export async function getSku(id: string): Promise<Sku> {
+  const [found] = await findSkus(await getRedis(), [id]);
+  if (!found) throw notFound(id);
+  return { id, name: found.name, price: found.price };
+}
+
+/** Deletes a SKU; 404 when absent. Cart lines that name it then read as unavailable. */
+export async function deleteSku(id: string): Promise<void> {
+  if (!(await removeSku(await getRedis(), id))) throw notFound(id);
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!ID_PATTERN.test(id))
+    throw new AppError(400, 'invalid_cursor', 'The cursor is not one this API issued.');
+  return id;
+}
+
+/** A page of SKUs in id order; the cursor is the last id returned, so pages stay stable under writes. */
+export async function listSkus(limit = 50, cursor?: string): Promise<SkuPage> {
+  const redis = await getRedis();
+  const ids = await skuIdsAfter(redis, cursor === undefined ? undefined : decodeCursor(cursor), limit + 1);
+  const pageIds = ids.slice(0, limit);
+  const found = await findSkus(redis, pageIds);
+  const items: Sku[] = [];
+  const stale: string[] = [];
+  pageIds.forEach((id, i) => {
+    const s = found[i];
+    if (s && parsePrice(s.price) !== undefined) items.push({ id, name: s.name, price: s.price });
+    else if (!s) stale.push(id);
+  });
+  await pruneSkuIndex(redis, stale);
+  const last = pageIds.at(-1);
+  return { items, nextCursor: ids.length > limit && last ? Buffer.from(last).toString('base64url') : null };
+}

@@ -1,0 +1,3 @@
+import { apiSuite } from '../support/apiSuite.js';
+
+apiSuite('cluster');

@@ -1,0 +1,372 @@
+// End-to-end tests of the cart API over HTTP through the local runner, against real Redis.
+// Run once per Redis mode (standalone, cluster) from two test files, each in its own process.
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { admin } from './redis.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+interface Res {
+  status: number;
+  headers: Headers;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- assertions check the shape
+}
+
+/** Defines the API suite against Redis in the given mode. */
+export function apiSuite(mode: 'standalone' | 'cluster'): void {
+  const servers = inject('servers');
+  const ports = mode === 'cluster' ? servers.cluster.ports : [servers.standalone.port];
+  let runner: Runner;
+
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Res> {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${runner.url}/api${path}`, init);
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not JSON: keep the text.
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  }
+
+  /** Every key and value in Redis, across all primaries, as the test's own client sees them. */
+  async function snapshot(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const port of ports) {
+      await admin(port, async (c) => {
+        for (const key of await c.keys('*')) {
+          const type = await c.type(key);
+          out[key] =
+            type === 'hash'
+              ? await c.hGetAll(key)
+              : type === 'zset'
+                ? await c.zRange(key, 0, -1)
+                : type === 'string'
+                  ? await c.get(key)
+                  : type;
+        }
+      });
+    }
+    return out;
+  }
+
+  async function hash(key: string): Promise<Record<string, string>> {
+    const all = await snapshot();
+    return (all[key] ?? {}) as Record<string, string>;
+  }
+
+  beforeAll(async () => {
+    for (const port of ports) await admin(port, (c) => c.flushAll());
+    process.env.REDIS_URL = `redis://127.0.0.1:${ports[0]}`;
+    process.env.REDIS_CLUSTER = mode === 'cluster' ? 'true' : 'false';
+    runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  });
+
+  afterAll(async () => {
+    await runner.stop();
+  });
+
+  describe(`cart API over HTTP (${mode} Redis)`, () => {
+    it('plays the classic walkthrough with exact totals, and Redis holds the demo data model', async () => {
+      const user = await call('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' });
+      expect(user.status).toBe(201);
+      expect(user.headers.get('location')).toBe('/api/users/1');
+      expect((await call('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' })).status).toBe(201);
+      expect((await call('PUT', '/skus/sku456', { name: 'Magic Mouse', price: 49.5 })).status).toBe(201);
+      expect((await call('POST', '/carts/1/items', { skuId: 'sku123', quantity: 2 })).status).toBe(200);
+      const cart = await call('POST', '/carts/1/items', { skuId: 'sku456' });
+      expect(cart.body).toEqual({
+        userId: '1',
+        items: [
+          {
+            skuId: 'sku123',
+            name: 'AirPods',
+            unitPrice: '199.99',
+            quantity: 2,
+            lineTotal: '399.98',
+            available: true,
+          },
+          {
+            skuId: 'sku456',
+            name: 'Magic Mouse',
+            unitPrice: '49.50',
+            quantity: 1,
+            lineTotal: '49.50',
+            available: true,
+          },
+        ],
+        totalQuantity: 3,
+        total: '449.48',
+      });
+      expect(await hash('user:1')).toEqual({ first_name: 'Parker', last_name: 'Perry' });
+      expect(await hash('sku:sku123')).toEqual({ name: 'AirPods', price: '199.99' });
+      expect(await hash('cart:1')).toEqual({ sku123: '2', sku456: '1' });
+      let ttl = -2;
+      // On a cluster only the owning primary answers; the others reply MOVED.
+      for (const p of ports) ttl = Math.max(ttl, await admin(p, (c) => c.ttl('cart:1')).catch(() => -2));
+      expect(ttl).toBeGreaterThan(29 * 86_400);
+
+      const removed = await call('DELETE', '/carts/1/items/sku456');
+      expect(removed.status).toBe(200);
+      expect(removed.body).toMatchObject({ totalQuantity: 2, total: '399.98' });
+      const read = await call('GET', '/carts/1');
+      expect(read.body).toMatchObject({ total: '399.98', items: [{ skuId: 'sku123', quantity: 2 }] });
+      expect(read.headers.get('etag')).toMatch(/^"[0-9a-f]{40}"$/);
+    });
+
+    it('keeps one line exactly right under hundreds of concurrent adds and decrements', async () => {
+      await call('POST', '/users', { id: 'conc', firstName: 'C', lastName: 'C' });
+      await call('PUT', '/carts/conc/items/sku123', { quantity: 400 });
+      const ops = Array.from({ length: 600 }, (_, i) =>
+        i % 2 === 0
+          ? call('POST', '/carts/conc/items', { skuId: 'sku123', quantity: 1 })
+          : call('DELETE', '/carts/conc/items/sku123?quantity=1'),
+      );
+      const results = await Promise.all(ops);
+      expect(results.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+      for (const r of results) expect(r.body.items[0].quantity).toBeGreaterThan(0);
+      expect(await hash('cart:conc')).toEqual({ sku123: '400' });
+    });
+
+    it('never goes below zero when concurrent decrements outnumber the quantity', async () => {
+      await call('POST', '/users', { id: 'drain', firstName: 'D', lastName: 'D' });
+      await call('PUT', '/carts/drain/items/sku123', { quantity: 30 });
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () => call('DELETE', '/carts/drain/items/sku123?quantity=1')),
+      );
+      expect(results.filter((r) => r.status === 200)).toHaveLength(30);
+      expect(
+        results.filter((r) => r.status === 404).every((r) => r.body.code === 'cart_line_not_found'),
+      ).toBe(true);
+      expect(await hash('cart:drain')).toEqual({});
+    });
+
+    it('caps a line at the maximum quantity', async () => {
+      await call('POST', '/users', { id: 'cap', firstName: 'C', lastName: 'C' });
+      await call('POST', '/carts/cap/items', { skuId: 'sku123', quantity: 998 });
+      const res = await call('POST', '/carts/cap/items', { skuId: 'sku123', quantity: 2 });
+      expect(res.status).toBe(409);
+      expect(res.body.code).toBe('quantity_limit_exceeded');
+      expect(await hash('cart:cap')).toEqual({ sku123: '998' });
+    });
+
+    it('reports a line whose SKU was deleted as unavailable and leaves it out of the totals', async () => {
+      await call('POST', '/users', { id: 'gone', firstName: 'G', lastName: 'G' });
+      await call('PUT', '/skus/temp', { name: 'Temp', price: '10.00' });
+      await call('POST', '/carts/gone/items', { skuId: 'temp', quantity: 3 });
+      await call('POST', '/carts/gone/items', { skuId: 'sku123', quantity: 1 });
+      expect((await call('DELETE', '/skus/temp')).status).toBe(204);
+      const cart = await call('GET', '/carts/gone');
+      expect(cart.status).toBe(200);
+      expect(cart.body).toMatchObject({ totalQuantity: 1, total: '199.99' });
+      expect(cart.body.items).toContainEqual({
+        skuId: 'temp',
+        name: null,
+        unitPrice: null,
+        quantity: 3,
+        lineTotal: null,
+        available: false,
+      });
+    });
+
+    it('replays an idempotent add instead of applying it twice, and refuses the key with another body', async () => {
+      await call('POST', '/users', { id: 'idem', firstName: 'I', lastName: 'I' });
+      const h = { 'Idempotency-Key': 'add-0001' };
+      const first = await call('POST', '/carts/idem/items', { skuId: 'sku123', quantity: 2 }, h);
+      const again = await call('POST', '/carts/idem/items', { skuId: 'sku123', quantity: 2 }, h);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
+      expect(await hash('cart:idem')).toEqual({ sku123: '2' });
+      const other = await call('POST', '/carts/idem/items', { skuId: 'sku123', quantity: 3 }, h);
+      expect(other.status).toBe(422);
+      expect(other.body.code).toBe('idempotency_key_reused');
+      expect(await hash('cart:idem')).toEqual({ sku123: '2' });
+
+      const u1 = await call(
+        'POST',
+        '/users',
+        { firstName: 'New', lastName: 'User' },
+        { 'Idempotency-Key': 'user-0001' },
+      );
+      const u2 = await call(
+        'POST',
+        '/users',
+        { firstName: 'New', lastName: 'User' },
+        { 'Idempotency-Key': 'user-0001' },
+      );
+      expect(u1.status).toBe(201);
+      expect(u2.status).toBe(201);
+      expect(u2.body.id).toBe(u1.body.id);
+      expect(u2.headers.get('location')).toBe(`/api/users/${u1.body.id as string}`);
+    });
+
+    it('honours If-Match on cart lines: 412 on a stale ETag, success on the current one', async () => {
+      await call('POST', '/users', { id: 'etag', firstName: 'E', lastName: 'E' });
+      await call('PUT', '/skus/B', { name: 'Upper', price: '1.00' });
+      await call('PUT', '/skus/a', { name: 'lower', price: '2.00' });
+      await call('POST', '/carts/etag/items', { skuId: 'B' });
+      const current = await call('POST', '/carts/etag/items', { skuId: 'a' });
+      const stale = '"0000000000000000000000000000000000000000"';
+      const refused = await call('PUT', '/carts/etag/items/a', { quantity: 5 }, { 'If-Match': stale });
+      expect(refused.status).toBe(412);
+      expect(refused.body.code).toBe('precondition_failed');
+      expect((await call('DELETE', '/carts/etag/items/a', undefined, { 'If-Match': stale })).status).toBe(
+        412,
+      );
+      expect(await hash('cart:etag')).toEqual({ B: '1', a: '1' });
+      // The server-side (Lua) tag must equal the one computed in TypeScript, whatever the key order.
+      const ok = await call(
+        'PUT',
+        '/carts/etag/items/a',
+        { quantity: 5 },
+        { 'If-Match': current.headers.get('etag') ?? '' },
+      );
+      expect(ok.status).toBe(200);
+      expect(await hash('cart:etag')).toEqual({ B: '1', a: '5' });
+    });
+
+    it('manages users: read, partial update, email removal, delete with cart', async () => {
+      await call('POST', '/users', { id: 'u2', firstName: 'Ann', lastName: 'Lee', email: 'ann@example.com' });
+      expect((await call('POST', '/users', { id: 'u2', firstName: 'X', lastName: 'Y' })).status).toBe(409);
+      expect((await call('PATCH', '/users/u2', { lastName: 'Smith' })).body).toEqual({
+        id: 'u2',
+        firstName: 'Ann',
+        lastName: 'Smith',
+        email: 'ann@example.com',
+      });
+      expect((await call('PATCH', '/users/u2', { email: null })).body).toEqual({
+        id: 'u2',
+        firstName: 'Ann',
+        lastName: 'Smith',
+      });
+      expect((await call('PATCH', '/users/nobody', { lastName: 'Z' })).status).toBe(404);
+      await call('POST', '/carts/u2/items', { skuId: 'sku123' });
+      expect((await call('DELETE', '/users/u2')).status).toBe(204);
+      expect((await call('GET', '/users/u2')).status).toBe(404);
+      expect((await call('GET', '/carts/u2')).status).toBe(404);
+      const all = await snapshot();
+      expect(all['user:u2']).toBeUndefined();
+      expect(all['cart:u2']).toBeUndefined();
+    });
+
+    it('pages through SKUs with a stable cursor', async () => {
+      for (let i = 0; i < 7; i++) await call('PUT', `/skus/page-${i}`, { name: `P${i}`, price: `${i}.00` });
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = cursor ? `&cursor=${cursor}` : '';
+        const page = await call('GET', `/skus?limit=3${q}`);
+        expect(page.status).toBe(200);
+        expect(page.body.items.length).toBeLessThanOrEqual(3);
+        seen.push(...(page.body.items as Array<{ id: string }>).map((s) => s.id));
+        cursor = page.body.nextCursor as string | null;
+      } while (cursor);
+      expect(seen.filter((id) => id.startsWith('page-'))).toEqual(
+        Array.from({ length: 7 }, (_, i) => `page-${i}`),
+      );
+      expect(new Set(seen).size).toBe(seen.length);
+    });
+
+    it('answers every kind of bad input with the right 4xx problem and writes nothing', async () => {
+      const before = await snapshot();
+      const big = JSON.stringify({ firstName: 'x'.repeat(20_000), lastName: 'y' });
+      const cases: Array<[string, string, unknown, Record<string, string>, number, string]> = [
+        ['POST', '/users', '{"firstName":', {}, 400, 'invalid_json'],
+        ['POST', '/users', '', {}, 400, 'body_required'],
+        ['POST', '/users', { firstName: 'a', lastName: 'b', admin: true }, {}, 400, 'validation_failed'],
+        ['POST', '/users', { firstName: 'a' }, {}, 400, 'validation_failed'],
+        ['POST', '/users', { id: 'a:b', firstName: 'a', lastName: 'b' }, {}, 400, 'validation_failed'],
+        ['POST', '/users', { firstName: 'a', lastName: 'b', email: 'nope' }, {}, 400, 'validation_failed'],
+        ['POST', '/users', big, {}, 413, 'body_too_large'],
+        ['POST', '/users', 'first=a', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+        [
+          'POST',
+          '/users',
+          { firstName: 'a', lastName: 'b' },
+          { 'Idempotency-Key': 'bad key!' },
+          400,
+          'validation_failed',
+        ],
+        ['GET', '/users/bad:id', undefined, {}, 400, 'validation_failed'],
+        ['PATCH', '/users/1', {}, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', { name: 'n', price: '1.999' }, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', { name: 'n', price: -1 }, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', { name: 'n', price: '1e3' }, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', { name: 'n', price: '1000000.01' }, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', { name: 'n', price: true }, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', { name: '', price: '1.00' }, {}, 400, 'validation_failed'],
+        ['PUT', '/skus/a*b', { name: 'n', price: '1.00' }, {}, 400, 'validation_failed'],
+        ['GET', '/skus?limit=0', undefined, {}, 400, 'validation_failed'],
+        ['GET', '/skus?limit=500', undefined, {}, 400, 'validation_failed'],
+        ['GET', '/skus?cursor=%25%25', undefined, {}, 400, 'validation_failed'],
+        [
+          'GET',
+          `/skus?cursor=${Buffer.from('a:b').toString('base64url')}`,
+          undefined,
+          {},
+          400,
+          'invalid_cursor',
+        ],
+        ['GET', '/skus?sort=name', undefined, {}, 400, 'validation_failed'],
+        ['POST', '/carts/1/items', { skuId: 'sku123', quantity: 0 }, {}, 400, 'validation_failed'],
+        ['POST', '/carts/1/items', { skuId: 'sku123', quantity: 1.5 }, {}, 400, 'validation_failed'],
+        ['POST', '/carts/1/items', { skuId: 'sku123', quantity: '2' }, {}, 400, 'validation_failed'],
+        ['POST', '/carts/1/items', { skuId: 'nosuch' }, {}, 404, 'sku_not_found'],
+        ['POST', '/carts/nobody/items', { skuId: 'sku123' }, {}, 404, 'user_not_found'],
+        ['POST', '/carts/1/items', { skuId: 'sku123', quantity: 1000 }, {}, 409, 'quantity_limit_exceeded'],
+        ['PUT', '/carts/1/items/sku123', { quantity: -1 }, {}, 400, 'validation_failed'],
+        [
+          'PUT',
+          '/carts/1/items/sku123',
+          { quantity: 1 },
+          { 'If-Match': 'garbage!' },
+          400,
+          'validation_failed',
+        ],
+        ['DELETE', '/carts/1/items/sku123?quantity=0', undefined, {}, 400, 'validation_failed'],
+        ['DELETE', '/carts/1/items/sku123?quantity=abc', undefined, {}, 400, 'validation_failed'],
+        ['DELETE', '/carts/1/items/nosuch', undefined, {}, 404, 'cart_line_not_found'],
+        ['GET', '/carts/nobody', undefined, {}, 404, 'user_not_found'],
+        ['DELETE', '/skus/nosuch', undefined, {}, 404, 'sku_not_found'],
+        ['DELETE', '/users/nobody', undefined, {}, 404, 'user_not_found'],
+      ];
+      for (const [method, path, body, headers, status, code] of cases) {
+        const res = await call(method, path, body, headers);
+        expect({ method, path, status: res.status, code: res.body?.code }).toEqual({
+          method,
+          path,
+          status,
+          code,
+        });
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        expect(typeof res.body.detail).toBe('string');
+      }
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it('serves an OpenAPI 3.1 document that covers every registered HTTP function', async () => {
+      const res = await call('GET', '/openapi.json');
+      expect(res.status).toBe(200);
+      expect(res.body.openapi).toBe('3.1.0');
+      const ids = Object.values(
+        res.body.paths as Record<string, Record<string, { operationId: string }>>,
+      ).flatMap((p) => Object.values(p).map((o) => o.operationId));
+      expect(runner.httpFunctions.length).toBeGreaterThan(10);
+      for (const f of runner.httpFunctions) expect(ids).toContain(f);
+    });
+  });
+}
