@@ -5,12 +5,13 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const positiveInt = (max: number) =>
+const wholeNumber = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, { error: 'must be a whole number' })
     .transform(Number)
-    .pipe(z.number().int().min(1).max(max));
+    .pipe(z.number().int().min(min).max(max));
+const positiveInt = (max: number) => wholeNumber(1, max);
 
 const redisUrl = z.string().transform((s, ctx) => {
   let url: URL;
@@ -49,7 +50,7 @@ const EnvSchema = z.object({
   AZURE_CLIENT_ID: z.string().min(1).optional(),
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   REDIS_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(3000),
-  REDIS_COMMAND_TIMEOUT_MS: positiveInt(60_000).default(1500),
+  REDIS_COMMAND_TIMEOUT_MS: wholeNumber(0, 60_000).default(0),
   REDIS_PING_INTERVAL_MS: positiveInt(540_000).default(60_000),
   REDIS_RETRY_AFTER_SECONDS: positiveInt(3600).default(5),
   REDIS_KEY_PREFIX: z
@@ -77,6 +78,7 @@ export interface RedisConfig {
   cluster: boolean;
   auth: RedisAuth;
   connectTimeoutMs: number;
+  /** 0: commands fail at once while disconnected; > 0: they wait up to this long for a reconnect. */
   commandTimeoutMs: number;
   pingIntervalMs: number;
 }

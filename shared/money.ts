@@ -19,6 +19,10 @@ export function parsePriceNumber(value: number): number | undefined {
 
 /** Formats cents as a decimal string with exactly two fraction digits ("449.48"). */
 export function formatCents(cents: number | bigint): string {
+  if (typeof cents === 'number' && Number.isSafeInteger(cents) && cents >= 0) {
+    const rest = cents % 100;
+    return `${(cents - rest) / 100}.${rest < 10 ? '0' : ''}${rest}`;
+  }
   const c = BigInt(cents);
   const sign = c < 0n ? '-' : '';
   const abs = c < 0n ? -c : c;

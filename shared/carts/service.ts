@@ -16,11 +16,12 @@ export interface VersionedCart {
 
 const userNotFound = (id: string) => new AppError(404, 'user_not_found', `User ${id} does not exist.`);
 
-/** Prices the lines: one pipelined read of every SKU; money in integer cents, totals in BigInt. */
+/** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
 async function price(redis: Redis, userId: string, lines: Record<string, string>): Promise<VersionedCart> {
   const skuIds = Object.keys(lines).sort();
   const skus = await findSkus(redis, skuIds);
-  let total = 0n;
+  let total = 0;
+  let bigTotal = 0n;
   let totalQuantity = 0;
   const items: CartLine[] = skuIds.map((skuId, i) => {
     const quantity = Number(lines[skuId]);
@@ -29,8 +30,14 @@ async function price(redis: Redis, userId: string, lines: Record<string, string>
     if (!sku || unit === undefined) {
       return { skuId, name: sku?.name ?? null, unitPrice: null, quantity, lineTotal: null, available: false };
     }
-    const line = BigInt(unit) * BigInt(quantity);
-    total += line;
+    let line: number | bigint = unit * quantity;
+    if (Number.isSafeInteger(line) && Number.isSafeInteger(total + line)) {
+      total += line;
+    } else {
+      // Past 2^53 cents plain numbers lose precision; finish the sum exactly.
+      line = BigInt(unit) * BigInt(quantity);
+      bigTotal += line;
+    }
     totalQuantity += quantity;
     return {
       skuId,
@@ -41,7 +48,8 @@ async function price(redis: Redis, userId: string, lines: Record<string, string>
       available: true,
     };
   });
-  return { cart: { userId, items, totalQuantity, total: formatCents(total) }, etag: cartEtag(lines) };
+  const sum = bigTotal === 0n ? total : bigTotal + BigInt(total);
+  return { cart: { userId, items, totalQuantity, total: formatCents(sum) }, etag: cartEtag(lines) };
 }
 
 function settle(write: CartWrite, userId: string, skuId: string): Record<string, string> {

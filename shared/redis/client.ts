@@ -107,9 +107,14 @@ export function createRedis(cfg: RedisConfig, deps: RedisDeps = {}): { redis: Re
   let ready = false;
   const startedAt = Date.now();
   const socket = socketFor(cfg, () => ready, startedAt);
+  // Without a command timeout, commands issued while disconnected fail at once (ClientOfflineError ->
+  // 503). With one, they wait for a reconnect up to that long; node-redis then arms an AbortSignal
+  // timer for every command, which costs measurable CPU and garbage at high request rates.
+  const waitForReconnect = cfg.commandTimeoutMs > 0;
   const perConnection = {
     ...credentialsFor(cfg, deps, logger),
     pingInterval: cfg.pingIntervalMs,
+    disableOfflineQueue: !waitForReconnect,
   };
   const commandOptions = { timeout: cfg.commandTimeoutMs };
 

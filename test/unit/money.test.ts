@@ -35,6 +35,9 @@ describe('money', () => {
     expect(formatCents(44_948)).toBe('449.48');
     expect(formatCents(5)).toBe('0.05');
     expect(formatCents(0)).toBe('0.00');
+    expect(formatCents(100)).toBe('1.00');
+    expect(formatCents(1_999)).toBe('19.99');
+    expect(formatCents(-250)).toBe('-2.50');
     expect(formatCents(2n ** 60n)).toBe('11529215046068469.76');
   });
 
