@@ -112,7 +112,7 @@ describe('infra/main.bicep (compiled)', () => {
     expect(site?.properties?.functionAppConfig?.deployment?.storage?.authentication?.type).toBe(
       'UserAssignedIdentity',
     );
-    expect((site?.tags as string) ?? '').toContain('azd-service-name');
+    expect(String(site?.tags)).toContain('azd-service-name');
   });
 
   it('uses identity-based host storage, including the queue service the trigger needs', () => {
