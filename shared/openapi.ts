@@ -1,3 +1,11 @@
+import {
+  BiglistPage,
+  LoadAccepted,
+  LoadPath,
+  LoadStatus,
+  ReadQuery,
+  StartLoadInput,
+} from './biglist/schema.js';
 import { z } from 'zod';
 import {
   AddCartItemInput,
@@ -232,6 +240,47 @@ export const operations: Operation[] = [
     headers: [ifMatch],
     responses: { 200: cartOk, ...errors, 404: problem('Unknown user or line'), 412: problem('Cart changed') },
   },
+  {
+    method: 'post',
+    path: '/biglist/loads',
+    operationId: 'startBiglistLoad',
+    summary: 'Load 1..count into the list (queued, in segments)',
+    tag: 'biglist',
+    headers: [idem],
+    body: StartLoadInput,
+    responses: {
+      202: { description: 'Accepted', schema: LoadAccepted, headers: ['Location'] },
+      ...errors,
+      409: problem('Another load is running'),
+      422: problem('Idempotency key reused'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/biglist/loads/{loadId}',
+    operationId: 'getBiglistLoad',
+    summary: "A load's progress",
+    tag: 'biglist',
+    pathParams: LoadPath,
+    responses: {
+      200: { description: 'Progress', schema: LoadStatus },
+      ...errors,
+      404: problem('Unknown load'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/biglist',
+    operationId: 'readBiglist',
+    summary: 'A page of the list, newest first by default',
+    tag: 'biglist',
+    query: ReadQuery,
+    responses: {
+      200: { description: 'A page', schema: BiglistPage },
+      ...errors,
+      410: problem('The list was replaced; restart without a cursor'),
+    },
+  },
 ];
 
 function jsonSchema(schema: Schema, io: 'input' | 'output'): Record<string, unknown> {
@@ -312,7 +361,7 @@ export function openApiDocument(serverUrl = '/api'): Record<string, unknown> {
     },
     servers: [{ url: serverUrl }],
     security: [{ functionKey: [] }, { functionKeyQuery: [] }],
-    tags: ['health', 'meta', 'users', 'skus', 'carts'].map((name) => ({
+    tags: ['health', 'meta', 'users', 'skus', 'carts', 'biglist'].map((name) => ({
       name,
       description: `${name} operations`,
     })),

@@ -87,9 +87,20 @@ export class QueueBindings {
       if (!entry) continue;
       const [bindingName, binding] = entry;
       const queueName = bindingText(binding, 'queueName');
-      const client = this.client(bindingText(binding, 'connection'), queueName);
-      const poison = this.client(bindingText(binding, 'connection'), `${queueName}-poison`);
-      await this.#ensure(client);
+      let client: QueueClient;
+      let poison: QueueClient;
+      try {
+        client = this.client(bindingText(binding, 'connection'), queueName);
+        poison = this.client(bindingText(binding, 'connection'), `${queueName}-poison`);
+        await this.#ensure(client);
+      } catch (err) {
+        // The HTTP functions stay usable; only this trigger is off, and the log says why.
+        this.options.log(
+          'error',
+          `${fn.metadata.name}: queue trigger disabled: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        continue;
+      }
       this.#listeners.push(this.#listen(fn, bindingName, client, poison));
       this.options.log('information', `${fn.metadata.name}: listening on queue "${queueName}"`);
     }

@@ -9,6 +9,10 @@ function checked(id: string): string {
 }
 
 const prefix = () => getConfig().keyPrefix;
+// `biglist` and every `{biglist}...` key share one hash slot, so publishing can RENAME into `biglist`
+// and update the load's state in one script on a cluster. Segment keys carry their own hash tag so
+// that large loads spread over all shards.
+const listTag = () => `${prefix()}biglist`;
 
 /** Every Redis key the app uses, built from validated ids; the only place key names are spelled. */
 export const keys = {
@@ -20,6 +24,22 @@ export const keys = {
   skuIndex: () => `${prefix()}skus`,
   /** `cart:{userId}` Hash: SKU id -> quantity. */
   cart: (userId: string) => `${prefix()}cart:${checked(userId)}`,
+  /** `biglist` List: the newest segment of the published load (the whole list for loads up to one segment). */
+  biglist: () => listTag(),
+  /** `{biglist}:current` String: JSON description of the published load. */
+  biglistCurrent: () => `{${listTag()}}:current`,
+  /** `{biglist}:active` String: id of the load in progress (one at a time). */
+  biglistActive: () => `{${listTag()}}:active`,
+  /** `{biglist}:load:{id}` Hash: a load's state and progress. */
+  biglistLoad: (loadId: string) => `{${listTag()}}:load:${checked(loadId)}`,
+  /** `{biglist}:load:{id}:done` Set: indexes of the load's finished segments. */
+  biglistDone: (loadId: string) => `{${listTag()}}:load:${checked(loadId)}:done`,
+  /** `{biglist}:staged:{id}` List: the load's newest segment, renamed to `biglist` on publish. */
+  biglistStaged: (loadId: string) => `{${listTag()}}:staged:${checked(loadId)}`,
+  /** `biglist:{id:n}` List: an older segment of a load, in its own hash slot. */
+  biglistSegment: (loadId: string, index: number) => `${listTag()}:{${checked(loadId)}:${index}}`,
+  /** A delivery's private copy of a segment, renamed to the segment key when complete. */
+  biglistAttempt: (finalKey: string, token: string) => `${finalKey}:attempt:${checked(token)}`,
   /** `idempotency:{scope}:{key}` String: the stored outcome of a request, kept 24 hours. */
   idempotency: (scope: string, key: string) => `${prefix()}idempotency:${scope}:${checked(key)}`,
 };

@@ -112,3 +112,86 @@ export function cartEtag(lines: Record<string, string>): string {
     .join('\n');
   return createHash('sha1').update(body).digest('hex');
 }
+
+/**
+ * KEYS: active, new load state, state of the load the caller saw active (or the new one).
+ * ARGV: load id, now ms, stale ms, id the caller saw active or '', then field, value pairs.
+ * Claims the loader for a new load unless another load is genuinely in progress.
+ */
+export const BIGLIST_CLAIM = script(`
+local active = redis.call('GET', KEYS[1]) or ''
+if active ~= ARGV[4] then return {'retry', active} end
+if active ~= '' then
+  local st = redis.call('HMGET', KEYS[3], 'state', 'createdAt', 'startedAt')
+  local stale = st[1] == false or st[1] == 'completed' or st[1] == 'failed'
+    or (st[1] == 'queued' and st[3] == false and tonumber(ARGV[2]) - tonumber(st[2] or '0') > tonumber(ARGV[3]))
+  if not stale then return {'busy', active} end
+  if st[1] == 'queued' then
+    redis.call('HSET', KEYS[3], 'state', 'failed', 'error', 'never started', 'finishedAt', ARGV[2])
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+return {'ok', active}
+`);
+
+/** KEYS: load state. ARGV: now ms. Marks a queued load running; returns its state. */
+export const BIGLIST_START = script(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'queued' then
+  redis.call('HSET', KEYS[1], 'state', 'running', 'startedAt', ARGV[1])
+  return 'running'
+end
+return state or ''
+`);
+
+/** KEYS: attempt, segment. Moves a finished attempt into place unless another delivery got there first. */
+export const BIGLIST_COMMIT = script(`
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('DEL', KEYS[1])
+  return 'duplicate'
+end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('PERSIST', KEYS[2])
+return 'committed'
+`);
+
+/**
+ * KEYS: load state, done set, staged newest segment, biglist, current, active.
+ * ARGV: segment index, segment size, load id, now ms, current JSON.
+ * Records a finished segment; the one that completes the load publishes it atomically.
+ */
+export const BIGLIST_DONE = script(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'running' and state ~= 'queued' then return {state or 'unknown', ''} end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'loaded', ARGV[2])
+end
+if redis.call('SCARD', KEYS[2]) < tonumber(redis.call('HGET', KEYS[1], 'segments')) then
+  return {'pending', ''}
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then return redis.error_reply('ERR staged segment missing') end
+local previous = redis.call('GET', KEYS[5]) or ''
+redis.call('RENAME', KEYS[3], KEYS[4])
+redis.call('SET', KEYS[5], ARGV[5])
+redis.call('HSET', KEYS[1], 'state', 'completed', 'finishedAt', ARGV[4])
+redis.call('DEL', KEYS[2])
+if redis.call('GET', KEYS[6]) == ARGV[3] then redis.call('DEL', KEYS[6]) end
+return {'published', previous}
+`);
+
+/** KEYS: load state, active. ARGV: load id, reason, now ms. Marks a load failed and frees the loader. */
+export const BIGLIST_FAIL = script(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'completed' or state == false then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[2], 'finishedAt', ARGV[3])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`);
+
+/** KEYS: current, biglist. ARGV: start, stop. Reads the published load and a range of its newest segment together. */
+export const BIGLIST_READ_NEWEST = script(`
+local current = redis.call('GET', KEYS[1])
+if not current or tonumber(ARGV[1]) < 0 then return {current or '', {}} end
+return {current, redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
+`);

@@ -10,7 +10,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 interface Res {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- assertions check the shape
+  body: any;
 }
 
 /** Defines the API suite against Redis in the given mode. */

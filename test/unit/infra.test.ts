@@ -8,7 +8,7 @@ interface Resource {
   name: string;
   dependsOn?: string[];
   condition?: unknown;
-  properties?: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- ARM JSON
+  properties?: Record<string, any>;
   [k: string]: unknown;
 }
 interface Template {

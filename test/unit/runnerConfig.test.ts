@@ -78,3 +78,12 @@ describe('host settings', () => {
     expect(env).toEqual({ A: 'env', B: 'file' });
   });
 });
+
+describe('biglist loader settings', () => {
+  it("match host.json: the loader's last-delivery check uses the host's maxDequeueCount", async () => {
+    const { MAX_DEQUEUE_COUNT } = await import('../../shared/biglist/service.js');
+    expect(readHostSettings(join(import.meta.dirname, '..', '..')).queues.maxDequeueCount).toBe(
+      MAX_DEQUEUE_COUNT,
+    );
+  });
+});

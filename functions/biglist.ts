@@ -1,0 +1,68 @@
+import { app, output, type InvocationContext } from '@azure/functions';
+import { BIGLIST_QUEUE, LoadPath, ReadQuery, StartLoadInput } from '../shared/biglist/schema.js';
+import * as biglist from '../shared/biglist/service.js';
+import { json, parseJsonBody, parsePath, parseQuery, readBodyText, route } from '../shared/http.js';
+import { idempotencyKey, withIdempotency } from '../shared/idempotency/service.js';
+
+const segments = output.storageQueue({ queueName: BIGLIST_QUEUE, connection: 'AzureWebJobsStorage' });
+const poison = output.storageQueue({
+  queueName: `${BIGLIST_QUEUE}-poison`,
+  connection: 'AzureWebJobsStorage',
+});
+
+/** POST /api/biglist/loads: plans a load of 1..count and enqueues its segments; 202 with Location. */
+export const startBiglistLoad = route(async (request, context) => {
+  const key = idempotencyKey(request);
+  const text = await readBodyText(request);
+  const input = parseJsonBody(text.trim() === '' ? '{}' : text, StartLoadInput);
+  return withIdempotency('biglist-loads', key, text, async () => {
+    const load = await biglist.startLoad(input);
+    context.extraOutputs.set(segments, load.messages);
+    return json(
+      202,
+      { loadId: load.loadId, segments: load.segments },
+      { Location: `/api/biglist/loads/${load.loadId}` },
+    );
+  });
+});
+
+/** GET /api/biglist/loads/{loadId}: progress of a load. */
+export const getBiglistLoad = route(async (request) =>
+  json(200, await biglist.getLoad(parsePath(request, LoadPath).loadId)),
+);
+
+/** GET /api/biglist?limit=&cursor=&order=desc|asc (Server B): a page of the published list. */
+export const readBiglist = route(async (request) => {
+  const { limit, cursor, order } = parseQuery(request, ReadQuery);
+  return json(200, await biglist.readPage(limit ?? 100, order, cursor));
+});
+
+/** Queue trigger (Server A): writes one segment per message, or fans out segment messages. */
+export async function loadBiglistSegment(message: unknown, context: InvocationContext): Promise<void> {
+  const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
+  const outcome = await biglist.processMessage(message, dequeueCount, context);
+  if (outcome.enqueue.length > 0) context.extraOutputs.set(segments, outcome.enqueue);
+  // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
+  if (outcome.poison) context.extraOutputs.set(poison, [message]);
+}
+
+app.http('startBiglistLoad', {
+  route: 'biglist/loads',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraOutputs: [segments],
+  handler: startBiglistLoad,
+});
+app.http('getBiglistLoad', {
+  route: 'biglist/loads/{loadId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: getBiglistLoad,
+});
+app.http('readBiglist', { route: 'biglist', methods: ['GET'], authLevel: 'function', handler: readBiglist });
+app.storageQueue('loadBiglistSegment', {
+  queueName: BIGLIST_QUEUE,
+  connection: 'AzureWebJobsStorage',
+  extraOutputs: [segments, poison],
+  handler: loadBiglistSegment,
+});

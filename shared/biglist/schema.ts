@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { Id } from '../ids.js';
+
+/** Storage queue of the loader's messages (infra/main.bicep creates it and its poison queue). */
+export const BIGLIST_QUEUE = 'biglist-segments';
+/** Segment size used when a load does not name one; chosen by `npm run bench:biglist`. */
+export const DEFAULT_SEGMENT_SIZE = 100_000;
+/** Most values a page may hold. */
+export const MAX_PAGE = 10_000;
+
+/** Body of POST /biglist/loads. */
+export const StartLoadInput = z.strictObject({
+  count: z.int().min(1).max(1_000_000_000).default(10_000),
+  segmentSize: z.int().min(1_000).max(1_000_000).optional(),
+});
+/** Body of POST /biglist/loads (type). */
+export type StartLoadInput = z.infer<typeof StartLoadInput>;
+
+/** Route parameters naming a load. */
+export const LoadPath = z.object({ loadId: Id });
+
+/** Query of GET /biglist. */
+export const ReadQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d+$/, { error: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_PAGE))
+    .optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, { error: 'is not a cursor from this API' })
+    .optional(),
+  order: z.enum(['desc', 'asc']).default('desc'),
+});
+
+/** One queue message: write one segment, or fan out a range of segment messages. */
+export const LoaderMessage = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('segment'),
+    loadId: Id,
+    index: z.int().min(0),
+    start: z.int().min(1),
+    end: z.int().min(1),
+  }),
+  z.strictObject({ kind: z.literal('fanout'), loadId: Id, from: z.int().min(0), to: z.int().min(0) }),
+]);
+/** One queue message (type). */
+export type LoaderMessage = z.infer<typeof LoaderMessage>;
+
+/** A load's progress as the API reports it. */
+export const LoadStatus = z.object({
+  loadId: Id,
+  state: z.enum(['queued', 'running', 'completed', 'failed']),
+  count: z.int(),
+  segmentSize: z.int(),
+  loaded: z.int(),
+  segments: z.object({ total: z.int(), done: z.int() }),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  valuesPerSecond: z.number().nullable(),
+  error: z.string().optional(),
+});
+/** A load's progress (type). */
+export type LoadStatus = z.infer<typeof LoadStatus>;
+
+/** The answer of POST /biglist/loads. */
+export const LoadAccepted = z.object({ loadId: Id, segments: z.int() });
+
+/** A page of the list. */
+export const BiglistPage = z.object({ values: z.array(z.int()), nextCursor: z.string().nullable() });
+/** A page of the list (type). */
+export type BiglistPage = z.infer<typeof BiglistPage>;
+
+/** The published load, as kept in `{biglist}:current`. */
+export const CurrentLoad = z.object({ loadId: Id, count: z.int(), segmentSize: z.int(), segments: z.int() });
+/** The published load (type). */
+export type CurrentLoad = z.infer<typeof CurrentLoad>;

@@ -1,0 +1,275 @@
+// The biglist loader and reader end to end: HTTP through the local runner, queue messages through
+// Azurite, data in a Redis of this file's own (so that it can be restarted mid-load).
+import { join, resolve } from 'node:path';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { admin } from '../support/redis.js';
+import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
+
+const servers = inject('servers');
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const QUEUE = 'biglist-segments';
+let runner: Runner;
+let redis: RedisProcess;
+let port: number;
+let dir: string;
+let queues: QueueServiceClient;
+
+interface Status {
+  state: string;
+  count: number;
+  loaded: number;
+  segments: { total: number; done: number };
+  startedAt: string | null;
+  finishedAt: string | null;
+  valuesPerSecond: number | null;
+}
+
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${runner.url}/api${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+async function waitFor(
+  loadId: string,
+  states = ['completed', 'failed'],
+  timeoutMs = 120_000,
+): Promise<Status> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = (await call('GET', `/biglist/loads/${loadId}`)).body as Status;
+    if (states.includes(s.state)) return s;
+    if (Date.now() > end) throw new Error(`load ${loadId} still ${s.state} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function load(body: unknown, timeoutMs = 120_000): Promise<{ loadId: string; status: Status }> {
+  const res = await call('POST', '/biglist/loads', body);
+  expect(res.status).toBe(202);
+  const loadId = res.body.loadId as string;
+  expect(res.headers.get('location')).toBe(`/api/biglist/loads/${loadId}`);
+  return { loadId, status: await waitFor(loadId, ['completed', 'failed'], timeoutMs) };
+}
+
+/** Reads the whole list through the API in pages of 10,000 and returns the values. */
+async function readAll(order: 'desc' | 'asc'): Promise<number[]> {
+  const out: number[] = [];
+  let cursor: string | null = null;
+  do {
+    const q: string = cursor ? `&cursor=${cursor}` : '';
+    const page = await call('GET', `/biglist?limit=10000&order=${order}${q}`);
+    expect(page.status).toBe(200);
+    for (const v of page.body.values as number[]) out.push(v);
+    cursor = page.body.nextCursor as string | null;
+  } while (cursor);
+  return out;
+}
+
+function expectSequence(values: number[], count: number, order: 'desc' | 'asc'): void {
+  expect(values.length).toBe(count);
+  // A loop with one assertion at the end: a million expect() calls would dominate the run time.
+  let bad = -1;
+  for (let i = 0; i < count; i++) {
+    if (values[i] !== (order === 'desc' ? count - i : i + 1)) {
+      bad = i;
+      break;
+    }
+  }
+  expect(bad).toBe(-1);
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  dir = join(servers.workDir, `biglist-${port}`);
+  // AOF, so that a restart mid-load keeps what was written, as a managed Redis does.
+  redis = await startRedis(port, dir, ['--appendonly', 'yes', '--appendfsync', 'always']);
+  queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
+  for (const q of [QUEUE, `${QUEUE}-poison`]) {
+    await queues.getQueueClient(q).createIfNotExists();
+    await queues.getQueueClient(q).clearMessages();
+  }
+  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  process.env.REDIS_CLUSTER = 'false';
+  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
+  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+});
+
+afterAll(async () => {
+  await runner.stop();
+  await redis.stop();
+});
+
+describe('biglist (standalone Redis, Azurite queue, local runner)', { timeout: 300_000 }, () => {
+  it('loads the classic 10,000 values into the List `biglist`, newest first', async () => {
+    const { loadId, status } = await load({});
+    expect(status).toMatchObject({
+      state: 'completed',
+      count: 10_000,
+      loaded: 10_000,
+      segments: { total: 1, done: 1 },
+    });
+    expect(status.startedAt).not.toBeNull();
+    expect(status.finishedAt).not.toBeNull();
+    expect(status.valuesPerSecond).toBeGreaterThan(0);
+    await admin(port, async (c) => {
+      expect(await c.lRange('biglist', 0, 9)).toEqual([
+        '10000',
+        '9999',
+        '9998',
+        '9997',
+        '9996',
+        '9995',
+        '9994',
+        '9993',
+        '9992',
+        '9991',
+      ]);
+      expect(await c.lLen('biglist')).toBe(10_000);
+      expect(await c.lIndex('biglist', -1)).toBe('1');
+      expect(await c.type('biglist')).toBe('list');
+      expect(await c.keys(`*${loadId}*attempt*`)).toEqual([]);
+    });
+    const page = await call('GET', '/biglist?limit=10');
+    expect(page.body).toEqual({
+      values: [10000, 9999, 9998, 9997, 9996, 9995, 9994, 9993, 9992, 9991],
+      nextCursor: expect.any(String),
+    });
+    const asc = await call('GET', '/biglist?limit=3&order=asc');
+    expect(asc.body.values).toEqual([1, 2, 3]);
+  });
+
+  it('loads a million values in segments and reads them back exactly, in both orders; the old list is removed', async () => {
+    const { loadId, status } = await load({ count: 1_000_000, segmentSize: 100_000 });
+    expect(status).toMatchObject({
+      state: 'completed',
+      loaded: 1_000_000,
+      segments: { total: 10, done: 10 },
+    });
+    expectSequence(await readAll('desc'), 1_000_000, 'desc');
+    expectSequence(await readAll('asc'), 1_000_000, 'asc');
+    await admin(port, async (c) => {
+      // The newest segment is `biglist`; the nine older ones have keys of their own.
+      expect(await c.lLen('biglist')).toBe(100_000);
+      expect(await c.lIndex('biglist', 0)).toBe('1000000');
+      expect((await c.keys(`biglist:{${loadId}:*}`)).length).toBe(9);
+    });
+
+    const next = await load({ count: 2500, segmentSize: 1000 });
+    expect(next.status.state).toBe('completed');
+    await admin(port, async (c) => {
+      expect(await c.keys(`biglist:{${loadId}:*}`)).toEqual([]);
+      expect(await c.lRange('biglist', 0, 1)).toEqual(['2500', '2499']);
+    });
+    expectSequence(await readAll('desc'), 2500, 'desc');
+  });
+
+  it('pages with stable cursors and rejects malformed ones and oversized limits', async () => {
+    const first = await call('GET', '/biglist?limit=1000');
+    const second = await call('GET', `/biglist?limit=1000&cursor=${first.body.nextCursor as string}`);
+    expect(second.body.values[0]).toBe(1500);
+    const again = await call('GET', `/biglist?limit=1000&cursor=${first.body.nextCursor as string}`);
+    expect(again.body).toEqual(second.body);
+    const last = await call('GET', `/biglist?limit=1000&cursor=${second.body.nextCursor as string}`);
+    expect(last.body.values).toHaveLength(500);
+    expect(last.body.nextCursor).toBeNull();
+    for (const bad of [
+      'limit=10001',
+      'limit=0',
+      'cursor=***',
+      `cursor=${Buffer.from('{"l":"x:y","p":1,"o":"desc"}').toString('base64url')}`,
+      'order=up',
+      'foo=1',
+    ]) {
+      const res = await call('GET', `/biglist?${bad}`);
+      expect([bad, res.status]).toEqual([bad, 400]);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+    }
+    const asc = await call('GET', `/biglist?order=asc&cursor=${first.body.nextCursor as string}`);
+    expect(asc.status).toBe(400);
+  });
+
+  it('refuses bad load requests and a second load while one runs', async () => {
+    for (const body of [
+      { count: 0 },
+      { count: 1_000_000_001 },
+      { count: 10, segmentSize: 999 },
+      { count: 1.5 },
+      { count: 10, extra: true },
+    ]) {
+      const res = await call('POST', '/biglist/loads', body);
+      expect([body, res.status, res.body.code]).toEqual([body, 400, 'validation_failed']);
+    }
+    const first = await call('POST', '/biglist/loads', { count: 3_000_000, segmentSize: 100_000 });
+    expect(first.status).toBe(202);
+    const second = await call('POST', '/biglist/loads', { count: 10 });
+    expect(second.status).toBe(409);
+    expect(second.body.code).toBe('load_in_progress');
+    expect((await waitFor(first.body.loadId as string)).state).toBe('completed');
+    expect((await call('GET', '/biglist/loads/nosuchload')).status).toBe(404);
+  });
+
+  it('completes exactly when Redis connections are killed and Redis restarts in the middle of a load', async () => {
+    const res = await call('POST', '/biglist/loads', { count: 4_000_000, segmentSize: 100_000 });
+    const loadId = res.body.loadId as string;
+    await waitFor(loadId, ['running', 'completed', 'failed']);
+    for (let i = 0; i < 3; i++) {
+      await admin(port, (c) => c.clientKill({ filter: 'TYPE', type: 'normal' })).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    redis = await startRedis(port, dir, ['--appendonly', 'yes', '--appendfsync', 'always']);
+    const status = await waitFor(loadId);
+    expect(status).toMatchObject({
+      state: 'completed',
+      loaded: 4_000_000,
+      segments: { total: 40, done: 40 },
+    });
+    expectSequence(await readAll('asc'), 4_000_000, 'asc');
+    await admin(port, async (c) => {
+      // Half-written copies of interrupted deliveries are never renamed into place (and expire).
+      const attempts = await c.keys('*attempt*');
+      for (const a of attempts) expect(await c.pTTL(a)).toBeGreaterThan(0);
+    });
+  });
+
+  it('dead-letters a malformed message at once, without writes, and fails its load', async () => {
+    const res = await call('POST', '/biglist/loads', { count: 100_000_000, segmentSize: 1_000_000 });
+    const loadId = res.body.loadId as string;
+    // Drop the load's queued segments so that it cannot finish before the bad message arrives.
+    await queues.getQueueClient(QUEUE).clearMessages();
+    const bad = Buffer.from(JSON.stringify({ kind: 'segment', loadId, index: 'x' })).toString('base64');
+    await queues.getQueueClient(QUEUE).sendMessage(bad);
+    const status = await waitFor(loadId, ['failed']);
+    expect(status.state).toBe('failed');
+    const end = Date.now() + 20_000;
+    let poisoned: string[] = [];
+    while (Date.now() < end) {
+      poisoned = (
+        await queues.getQueueClient(`${QUEUE}-poison`).peekMessages({ numberOfMessages: 32 })
+      ).peekedMessageItems.map((m) => Buffer.from(m.messageText, 'base64').toString());
+      if (poisoned.some((p) => p.includes('"index":"x"'))) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(poisoned.some((p) => p.includes('"index":"x"'))).toBe(true);
+    // The published list is untouched, and the loader is free again.
+    expect((await call('GET', '/biglist?limit=3')).body.values).toEqual([4_000_000, 3_999_999, 3_999_998]);
+    const next = await load({ count: 1000, segmentSize: 1000 }, 300_000);
+    expect(next.status.state).toBe('completed');
+    await admin(port, async (c) => {
+      expect(await c.keys(`biglist:{${loadId}:*}`)).toEqual([]);
+    });
+  });
+});
