@@ -4,7 +4,7 @@ import { Id } from '../ids.js';
 /** Storage queue of the loader's messages (infra/main.bicep creates it and its poison queue). */
 export const BIGLIST_QUEUE = 'biglist-segments';
 /** Segment size used when a load does not name one; chosen by `npm run bench:biglist`. */
-export const DEFAULT_SEGMENT_SIZE = 100_000;
+export const DEFAULT_SEGMENT_SIZE = 1_000_000;
 /** Most values a page may hold. */
 export const MAX_PAGE = 10_000;
 
