@@ -20,7 +20,7 @@ export const PUSH_IN_FLIGHT = 4;
 // A crashed delivery's half-written copy disappears by itself after this long.
 const ATTEMPT_TTL_MS = 15 * 60_000;
 // A load still queued after this long, with nothing started, no longer blocks a new one.
-const STALE_QUEUED_MS = 10 * 60_000;
+const STALE_QUEUED_MS = 2 * 60_000;
 // Replaced loads keep their status (not their data) this long.
 const OLD_STATE_TTL_S = 7 * 86_400;
 

@@ -1,0 +1,175 @@
+// `npm run demo -- --base-url <url> [--key <function key>] [--count N] [--json]`
+// Plays the classic walkthrough against a running app (local runner, func start, or Azure) over HTTP.
+import { SingleBar } from 'cli-progress';
+import Table from 'cli-table3';
+import { Command, InvalidArgumentError } from 'commander';
+
+interface Options {
+  baseUrl: string;
+  key?: string;
+  count: number;
+  json: boolean;
+}
+
+interface CartLine {
+  skuId: string;
+  name: string | null;
+  unitPrice: string | null;
+  quantity: number;
+  lineTotal: string | null;
+  available: boolean;
+}
+interface Cart {
+  userId: string;
+  items: CartLine[];
+  totalQuantity: number;
+  total: string;
+}
+interface LoadStatus {
+  state: string;
+  count: number;
+  loaded: number;
+  valuesPerSecond: number | null;
+}
+
+/** A failure that ends the demo with one clear line and exit code 1. */
+class DemoError extends Error {}
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000_000)
+    throw new InvalidArgumentError('expected a whole number from 1 to 1000000000');
+  return n;
+}
+
+function client(opts: Options) {
+  const base = opts.baseUrl.replace(/\/+$/, '');
+  return async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    okStatuses: number[] = [],
+  ): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = {};
+    if (opts.key) headers['x-functions-key'] = opts.key;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${base}/api${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause =
+        err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      throw new DemoError(`cannot reach ${base}: ${cause}`);
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    if (res.status === 401)
+      throw new DemoError(`${method} /api${path} was refused (401): pass the function key with --key`);
+    if (!res.ok && !okStatuses.includes(res.status)) {
+      const p = parsed as { code?: string; detail?: string } | undefined;
+      const why = p?.code
+        ? `${p.code}: ${p.detail ?? ''}`
+        : `${res.statusText}${text ? `: ${text.slice(0, 200)}` : ''}`;
+      throw new DemoError(`${method} /api${path} failed with ${res.status} ${why}`);
+    }
+    return { status: res.status, body: parsed };
+  };
+}
+
+function cartTable(cart: Cart): string {
+  const table = new Table({
+    head: ['SKU', 'Name', 'Unit price', 'Qty', 'Line total'],
+    colAligns: ['left', 'left', 'right', 'right', 'right'],
+  });
+  for (const l of cart.items)
+    table.push([
+      l.skuId,
+      l.available ? (l.name ?? '') : '(unavailable)',
+      l.unitPrice ?? '-',
+      l.quantity,
+      l.lineTotal ?? '-',
+    ]);
+  table.push([{ colSpan: 3, content: 'Total' }, cart.totalQuantity, cart.total]);
+  return table.toString();
+}
+
+async function main(opts: Options): Promise<void> {
+  const call = client(opts);
+  const out: Record<string, unknown> = {};
+  const say = (line: string) => {
+    if (!opts.json) console.log(line);
+  };
+
+  const user = await call('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' }, [409]);
+  say(user.status === 409 ? 'User 1 (Parker Perry) already exists' : 'Created user 1: Parker Perry');
+  await call('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
+  await call('PUT', '/skus/sku456', { name: 'Magic Mouse', price: '49.50' });
+  say('SKUs: sku123 AirPods 199.99, sku456 Magic Mouse 49.50');
+  await call('DELETE', '/carts/1');
+  await call('POST', '/carts/1/items', { skuId: 'sku123', quantity: 2 });
+  const full = (await call('POST', '/carts/1/items', { skuId: 'sku456', quantity: 1 })).body as Cart;
+  out.cart = full;
+  say(`\nCart of user 1 after adding 2 x sku123 and 1 x sku456:\n${cartTable(full)}`);
+  const after = (await call('DELETE', '/carts/1/items/sku456')).body as Cart;
+  out.cartAfterRemove = after;
+  say(`\nAfter removing sku456:\n${cartTable(after)}`);
+
+  const started = await call('POST', '/biglist/loads', { count: opts.count });
+  const loadId = (started.body as { loadId: string }).loadId;
+  say(`\nLoading ${opts.count.toLocaleString('en')} values into biglist (load ${loadId})`);
+  const bar = opts.json
+    ? undefined
+    : new SingleBar({
+        format: '  [{bar}] {percentage}% | {value}/{total} values | {eta_formatted} left',
+        hideCursor: true,
+      });
+  bar?.start(opts.count, 0);
+  let status: LoadStatus;
+  for (;;) {
+    status = (await call('GET', `/biglist/loads/${loadId}`)).body as LoadStatus;
+    bar?.update(status.loaded);
+    if (status.state === 'completed' || status.state === 'failed') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  bar?.stop();
+  if (status.state === 'failed') throw new DemoError(`load ${loadId} failed`);
+  out.load = { loadId, ...status };
+  say(
+    `Loaded ${status.loaded.toLocaleString('en')} values at ${(status.valuesPerSecond ?? 0).toLocaleString('en')} values/s`,
+  );
+
+  const page = (await call('GET', '/biglist?limit=10')).body as { values: number[] };
+  out.newest = page.values;
+  say(`\nFirst 10 values, newest first: ${page.values.join(', ')}`);
+  if (opts.json) console.log(JSON.stringify(out, null, 2));
+}
+
+const program = new Command()
+  .name('demo')
+  .description('Plays the classic cart and biglist walkthrough against a running app.')
+  .requiredOption(
+    '--base-url <url>',
+    'app URL, e.g. http://127.0.0.1:7071 or https://<app>.azurewebsites.net',
+  )
+  .option('--key <key>', 'function key (x-functions-key); needed in Azure')
+  .option('--count <n>', 'values to load into biglist', positiveInt, 10_000)
+  .option('--json', 'print one JSON document instead of tables', false)
+  .showHelpAfterError();
+program.parse();
+
+main(program.opts<Options>()).catch((err: unknown) => {
+  console.error(
+    `demo: ${err instanceof DemoError ? err.message : err instanceof Error ? err.message : String(err)}`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+// The demo client, run as users run it (a child process), against the local runner.
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { admin } from '../support/redis.js';
+import { freePort } from '../support/servers.js';
+
+const run = promisify(execFile);
+const servers = inject('servers');
+const ROOT = resolve(import.meta.dirname, '..', '..');
+let runner: Runner;
+
+async function demo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [resolve(ROOT, 'dist', 'scripts', 'demo.js'), ...args],
+      { timeout: 120_000 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  await admin(servers.standalone.port, (c) => c.flushAll());
+  const queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
+  await queues.getQueueClient('biglist-segments').createIfNotExists();
+  await queues.getQueueClient('biglist-segments').clearMessages();
+  process.env.REDIS_URL = `redis://127.0.0.1:${servers.standalone.port}`;
+  process.env.REDIS_CLUSTER = 'false';
+  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
+  process.env.LOCAL_RUNNER_FUNCTION_KEY = 'demo-key';
+  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+});
+
+afterAll(async () => {
+  await runner.stop();
+});
+
+describe('npm run demo', { timeout: 180_000 }, () => {
+  it('plays the walkthrough: exact cart totals, a 10,000-value load, the newest 10 values', async () => {
+    const { code, stdout } = await demo('--base-url', runner.url, '--key', 'demo-key', '--json');
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as {
+      cart: { total: string };
+      cartAfterRemove: { total: string };
+      load: { state: string; loaded: number };
+      newest: number[];
+    };
+    expect(out.cart.total).toBe('449.48');
+    expect(out.cartAfterRemove.total).toBe('399.98');
+    expect(out.load).toMatchObject({ state: 'completed', loaded: 10_000 });
+    expect(out.newest).toEqual([10000, 9999, 9998, 9997, 9996, 9995, 9994, 9993, 9992, 9991]);
+  });
+
+  it('prints tables for people and reports values per second for a bigger --count', async () => {
+    const { code, stdout } = await demo('--base-url', runner.url, '--key', 'demo-key', '--count', '250000');
+    expect(code).toBe(0);
+    expect(stdout).toContain('449.48');
+    expect(stdout).toMatch(/Loaded 250,000 values at [\d,]+ values\/s/);
+    expect(stdout).toContain('250000, 249999, 249998');
+  });
+
+  it('ends with one clear line and exit code 1 without the function key', async () => {
+    const { code, stderr } = await demo('--base-url', runner.url);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([
+      'demo: POST /api/users was refused (401): pass the function key with --key',
+    ]);
+  });
+
+  it('ends with one clear line and exit code 1 when nothing answers at the URL', async () => {
+    const { code, stderr } = await demo('--base-url', `http://127.0.0.1:${await freePort()}`, '--key', 'x');
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^demo: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  });
+});
