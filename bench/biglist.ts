@@ -1,14 +1,14 @@
 // Benchmark of the biglist loader against redis-benchmark's variadic LPUSH, all on one local Redis in one
 // run. Reproduce with: npm run bench:biglist   (add BENCH_BIG=1 for the 100-million-value load)
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
-import { azuriteConnectionString, freePort, startRedis, waitForPort } from '../test/support/servers.js';
-import { printTable, ROOT, startNode, stop } from './support.js';
+import { freePort, startAzurite, startRedis } from '../test/support/servers.js';
+import { printTable, startNode, stop } from './support.js';
 
 const run = promisify(execFile);
 const BIG = process.env.BENCH_BIG === '1';
@@ -96,29 +96,11 @@ const { closeRedis } = await import('../shared/redis/client.js');
 await closeRedis();
 
 // End to end: POST -> queue (Azurite) -> runner -> Redis, for several segment sizes.
-const blobPort = await freePort();
-const queuePort = await freePort();
-const azurite = spawn(
-  join(ROOT, 'node_modules', '.bin', 'azurite'),
-  [
-    '--silent',
-    '--inMemoryPersistence',
-    '--disableTelemetry',
-    '--skipApiVersionCheck',
-    '--blobPort',
-    String(blobPort),
-    '--queuePort',
-    String(queuePort),
-    '--tablePort',
-    String(await freePort()),
-  ],
-  { stdio: 'ignore', cwd: redisDir },
-);
-await waitForPort(queuePort, 30_000);
+const azurite = await startAzurite(redisDir);
 const runnerPort = await freePort();
 const runner = await startNode('scripts/serve.js', runnerPort, {
   REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-  AzureWebJobsStorage: azuriteConnectionString(blobPort, queuePort),
+  AzureWebJobsStorage: azurite.connectionString,
   LOCAL_RUNNER_LOG_LEVEL: 'warning',
 });
 const api = `http://127.0.0.1:${runnerPort}/api`;
@@ -181,7 +163,7 @@ if (BIG) {
 }
 
 await stop(runner);
-azurite.kill('SIGTERM');
+await azurite.stop();
 admin.destroy();
 await server.stop();
 

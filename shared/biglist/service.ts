@@ -20,6 +20,7 @@ import {
   readLoad,
   readRanges,
   removeLoadData,
+  removeSegment,
   segmentKey,
   startSegment,
   writeAttempt,
@@ -200,6 +201,12 @@ export async function processMessage(
       }
     }
     const done = await markSegmentDone(redis, load, msg.index, msg.end - msg.start + 1, now());
+    const newest = msg.index === load.segments - 1;
+    if (done.status === 'failed' || done.status === 'unknown' || (done.status === 'completed' && newest)) {
+      // The load failed (or finished) while this delivery was writing: what it committed is an orphan
+      // that the clean-up at the next load's start may already have missed.
+      await removeSegment(redis, finalKey);
+    }
     if (done.status === 'published') {
       log.log(`biglist: load ${load.loadId} published (${load.count} values in ${load.segments} segments)`);
       await removeReplaced(done.previous, log);

@@ -177,6 +177,11 @@ export async function removeLoadData(
   ]);
 }
 
+/** Removes one segment key (an orphan committed after its load failed or finished). */
+export async function removeSegment(redis: Redis, key: string): Promise<void> {
+  await redis.unlink(key);
+}
+
 /** The published load, if any. */
 export async function readCurrent(redis: Redis): Promise<string | null> {
   return redis.get(keys.biglistCurrent());

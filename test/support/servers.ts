@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '..', '..');
+// From test/support, or from dist/test/support when a compiled benchmark imports this file.
+const ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/') ? '../../..' : '../..');
 
 /** Addresses and files the tests need, handed to them by the global setup. */
 export interface TestServers {
@@ -249,44 +250,19 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
     ]);
     await waitForClusterOk(ports);
 
-    const blobPort = await freePort();
-    const queuePort = await freePort();
-    const tablePort = await freePort();
-    const azurite = spawn(
-      join(ROOT, 'node_modules', '.bin', 'azurite'),
-      [
-        '--silent',
-        '--inMemoryPersistence',
-        '--disableTelemetry',
-        '--skipApiVersionCheck',
-        '--blobHost',
-        '127.0.0.1',
-        '--blobPort',
-        String(blobPort),
-        '--queueHost',
-        '127.0.0.1',
-        '--queuePort',
-        String(queuePort),
-        '--tableHost',
-        '127.0.0.1',
-        '--tablePort',
-        String(tablePort),
-      ],
-      { stdio: 'ignore', cwd: workDir },
-    );
-    const azuriteExited = new Promise<void>((ok) => azurite.once('exit', () => ok()));
-    stoppers.push(async () => {
-      if (azurite.exitCode === null) azurite.kill('SIGTERM');
-      await azuriteExited;
-    });
-    await Promise.all([waitForPort(blobPort, 30_000), waitForPort(queuePort, 30_000)]);
+    const azurite = await startAzurite(workDir);
+    stoppers.push(azurite.stop);
 
     return {
       servers: {
         standalone: { port: standalone.port },
         tls: { port: tlsPort, adminPort: tlsAdminPort, caFile: direct.ca, wrongCaFile: wrong.ca },
         cluster: { ports, tlsPorts, caFile: clusterCerts.ca },
-        azurite: { blobPort, queuePort, connectionString: azuriteConnectionString(blobPort, queuePort) },
+        azurite: {
+          blobPort: azurite.blobPort,
+          queuePort: azurite.queuePort,
+          connectionString: azurite.connectionString,
+        },
         workDir,
       },
       stop,
@@ -295,6 +271,50 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
     await stop();
     throw err;
   }
+}
+
+/** A running Azurite on free loopback ports, in memory, without telemetry. */
+export interface AzuriteProcess {
+  blobPort: number;
+  queuePort: number;
+  connectionString: string;
+  stop: () => Promise<void>;
+}
+
+/** Starts Azurite from node_modules on free loopback ports and waits for its blob and queue services. */
+export async function startAzurite(cwd: string): Promise<AzuriteProcess> {
+  const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
+  const bind = (service: string, port: number) => [
+    `--${service}Host`,
+    '127.0.0.1',
+    `--${service}Port`,
+    String(port),
+  ];
+  const child = spawn(
+    join(ROOT, 'node_modules', '.bin', 'azurite'),
+    [
+      '--silent',
+      '--inMemoryPersistence',
+      '--disableTelemetry',
+      '--skipApiVersionCheck',
+      ...bind('blob', blobPort),
+      ...bind('queue', queuePort),
+      ...bind('table', tablePort),
+    ],
+    { stdio: 'ignore', cwd },
+  );
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await Promise.all([waitForPort(blobPort, 30_000), waitForPort(queuePort, 30_000)]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { blobPort, queuePort, connectionString: azuriteConnectionString(blobPort, queuePort), stop };
 }
 
 async function waitForClusterOk(ports: number[]): Promise<void> {
