@@ -157,7 +157,7 @@ export async function processMessage(
     );
     const loadId = (raw as { loadId?: unknown } | null)?.loadId;
     if (typeof loadId === 'string' && ID_PATTERN.test(loadId))
-      await failLoad(redis, loadId, 'a segment message was malformed', now());
+      await abandon(loadId, 'a segment message was malformed', now());
     return { enqueue: [], poison: true };
   }
   const msg = parsed.data;
@@ -182,7 +182,7 @@ export async function processMessage(
         expected.end === msg.end;
   if (!consistent) {
     log.error(`biglist: message does not match load ${msg.loadId}; dead-lettered`);
-    await failLoad(redis, msg.loadId, 'a segment message did not match its load', now());
+    await abandon(msg.loadId, 'a segment message did not match its load', now());
     return { enqueue: [], poison: true };
   }
   if (msg.kind === 'fanout') return { enqueue: segmentMessages(load, msg.from, msg.to), poison: false };
@@ -220,6 +220,13 @@ export async function processMessage(
     }
     throw err;
   }
+}
+
+/** Marks a load failed, frees the loader and drops what its segments wrote so far. */
+async function abandon(loadId: string, reason: string, now: number): Promise<void> {
+  await failLoad(await getRedis(), loadId, reason, now);
+  // Deliveries still writing clean up after themselves when they find the load failed.
+  await removeFailed(loadId);
 }
 
 /** Drops the data a failed (never published) load left behind. */
