@@ -1,9 +1,10 @@
 // `npm start`: runs the app locally, starting whatever is missing (Azurite, a local Redis), then
 // `func start` when Azure Functions Core Tools are installed, else the project's local runner.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
+import { applyLocalSettings } from './runner/hostConfig.js';
 import { startLocalRunner } from './runner/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -46,16 +47,13 @@ function onPath(command: string): boolean {
 }
 
 /** Settings as `func start` sees them: the environment first, then local.settings.json Values. */
-function loadSettings(): Record<string, string> {
+function loadSettings(): void {
   const file = join(ROOT, 'local.settings.json');
   if (!existsSync(file)) {
     copyFileSync(join(ROOT, 'local.settings.example.json'), file);
     log('created local.settings.json from local.settings.example.json (it is git-ignored)');
   }
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> };
-  const values = parsed.Values ?? {};
-  for (const [k, v] of Object.entries(values)) process.env[k] ??= v;
-  return values;
+  applyLocalSettings(ROOT);
 }
 
 async function ensureAzurite(): Promise<void> {

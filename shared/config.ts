@@ -1,16 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { wholeNumber } from './params.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: 'must be a whole number' })
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
 const positiveInt = (max: number) => wholeNumber(1, max);
 
 const redisUrl = z.string().transform((s, ctx) => {

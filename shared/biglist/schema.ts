@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Id } from '../ids.js';
+import { wholeNumber } from '../params.js';
 
 /** Storage queue of the loader's messages (infra/main.bicep creates it and its poison queue). */
 export const BIGLIST_QUEUE = 'biglist-segments';
@@ -21,12 +22,7 @@ export const LoadPath = z.object({ loadId: Id });
 
 /** Query of GET /biglist. */
 export const ReadQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d+$/, { error: 'must be a whole number' })
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_PAGE))
-    .optional(),
+  limit: wholeNumber(1, MAX_PAGE).optional(),
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,200}$/, { error: 'is not a cursor from this API' })

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Id } from '../ids.js';
 import { parsePrice, parsePriceNumber } from '../money.js';
+import { wholeNumber } from '../params.js';
 
 const PRICE_RULE = 'must be a non-negative amount with at most two decimals, up to 1000000.00';
 
@@ -43,12 +44,7 @@ export const SkuPath = z.object({ skuId: Id });
 
 /** Query of GET /skus. */
 export const ListSkusQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d+$/, { error: 'must be a whole number' })
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .optional(),
+  limit: wholeNumber(1, 200).optional(),
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,120}$/, { error: 'is not a cursor from this API' })
