@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { wholeNumber } from './params.js';
 
@@ -45,7 +46,7 @@ const EnvSchema = z.object({
   AZURE_CLIENT_ID: z.string().min(1).optional(),
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   REDIS_CONNECT_TIMEOUT_MS: positiveInt(60_000).default(3000),
-  REDIS_COMMAND_TIMEOUT_MS: wholeNumber(0, 60_000).default(0),
+  REDIS_DEADLINE_MS: wholeNumber(0, 60_000).default(2000),
   REDIS_PING_INTERVAL_MS: positiveInt(540_000).default(60_000),
   REDIS_RETRY_AFTER_SECONDS: positiveInt(3600).default(5),
   REDIS_KEY_PREFIX: z
@@ -73,8 +74,8 @@ export interface RedisConfig {
   cluster: boolean;
   auth: RedisAuth;
   connectTimeoutMs: number;
-  /** 0: commands fail at once while disconnected; > 0: they wait up to this long for a reconnect. */
-  commandTimeoutMs: number;
+  /** Longest wait on Redis (a reply, or a connect in progress) before 503; 0 turns the watchdog off. */
+  deadlineMs: number;
   pingIntervalMs: number;
 }
 
@@ -87,6 +88,14 @@ export interface AppConfig {
   cartTtlSeconds: number;
   maxLineQuantity: number;
   maxBodyBytes: number;
+}
+
+/** True for a host name or address that never leaves this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  return /^::ffff:127\./.test(h);
 }
 
 /** A missing or invalid setting; the message names the variable. */
@@ -111,6 +120,14 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
   // A bare host name is how Azure settings name AMR, which only speaks TLS.
   const tls = e.REDIS_HOST ? true : e.REDIS_URL.protocol === 'rediss:';
 
+  // Node reads this variable for every TLS connection it makes (Redis, Entra ID, storage); a reference
+  // app must not run with certificate checks off, so it refuses instead of silently obeying.
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    throw new ConfigError(
+      'Invalid configuration: NODE_TLS_REJECT_UNAUTHORIZED: certificate verification cannot be turned off; trust a private CA with REDIS_TLS_CA_FILE or NODE_EXTRA_CA_CERTS instead',
+    );
+  }
+
   let auth: RedisAuth;
   switch (e.REDIS_AUTH) {
     case 'none':
@@ -119,6 +136,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     case 'password':
       if (!e.REDIS_PASSWORD)
         throw new ConfigError('Invalid configuration: REDIS_PASSWORD: required when REDIS_AUTH=password');
+      // A password sent in clear text over a network can be read by anyone on the path.
+      if (!tls && !isLoopback(host))
+        throw new ConfigError(
+          'Invalid configuration: REDIS_AUTH: password needs TLS (a rediss:// REDIS_URL or REDIS_HOST) unless Redis is on this machine',
+        );
       auth = { mode: 'password', username: e.REDIS_USERNAME ?? 'default', password: e.REDIS_PASSWORD };
       break;
     case 'entra':
@@ -150,7 +172,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       cluster: e.REDIS_CLUSTER,
       auth,
       connectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
-      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      deadlineMs: e.REDIS_DEADLINE_MS,
       pingIntervalMs: e.REDIS_PING_INTERVAL_MS,
     },
     retryAfterSeconds: e.REDIS_RETRY_AFTER_SECONDS,

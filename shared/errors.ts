@@ -38,6 +38,11 @@ export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
+/** Redis did not answer within the deadline (a stalled or black-holed connection); maps to 503. */
+export class RedisDeadlineError extends RedisUnavailableError {
+  override name = 'RedisDeadlineError';
+}
+
 /** Turns any thrown value into an Error, so callers never handle strings or plain objects. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
@@ -50,7 +55,9 @@ export function ensureError(value: unknown): Error {
   return new Error(`Non-error value thrown: ${text}`);
 }
 
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;
+// Server states that pass: out of memory (writes refused under noeviction, reads still served), loading
+// a dataset, a busy script, a failover in progress (READONLY, MASTERDOWN), cluster slots moving or down.
+const UNAVAILABLE_REPLY = /^(OOM|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS)\b/;
 const UNAVAILABLE_ERRNO = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

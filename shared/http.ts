@@ -63,9 +63,12 @@ export function parsePath<S extends z.ZodType>(request: HttpRequest, schema: S):
   return parseWith(schema, { ...request.params }, 'path');
 }
 
-/** Query parameters (first value of each), validated. */
+/** Query parameters (first value of each), validated; the function key (`code`) is the host's, not ours. */
 export function parseQuery<S extends z.ZodType>(request: HttpRequest, schema: S): z.output<S> {
-  return parseWith(schema, Object.fromEntries(request.query.entries()), 'query');
+  const query = Object.fromEntries(request.query.entries());
+  // The portal hands out keys as ?code=...; the host checks it, and it must not fail strict validation.
+  delete query.code;
+  return parseWith(schema, query, 'query');
 }
 
 /** The raw body text, within the size limit and declared as JSON when a type is given. */

@@ -75,6 +75,23 @@ describe('connectRedis (TLS)', () => {
     expect(String((err as Error).cause)).toMatch(/certificate/i);
   });
 
+  it('keeps verifying certificates when NODE_TLS_REJECT_UNAUTHORIZED=0 is in the environment', async () => {
+    // The config refuses the variable; this proves the client does not depend on that: the TLS options
+    // themselves say rejectUnauthorized, which the variable cannot override.
+    const cfg = redisConfig({
+      REDIS_URL: `rediss://localhost:${servers.tls.port}`,
+      REDIS_TLS_CA_FILE: servers.tls.wrongCaFile,
+    });
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      const err: unknown = await connectRedis(cfg, { logger: quiet }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RedisUnavailableError);
+      expect(String((err as Error).cause)).toMatch(/certificate/i);
+    } finally {
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    }
+  });
+
   it('refuses a self-signed chain when no CA is configured (verification stays on)', async () => {
     await expect(connect({ REDIS_URL: `rediss://localhost:${servers.tls.port}` })).rejects.toBeInstanceOf(
       RedisUnavailableError,

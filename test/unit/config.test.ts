@@ -67,7 +67,14 @@ describe('parseConfig', () => {
     [{ REDIS_CLUSTER: 'maybe' }, 'REDIS_CLUSTER'],
     [{ REDIS_AUTH: 'kerberos' }, 'REDIS_AUTH'],
     [{ REDIS_PORT: '70000', REDIS_HOST: 'h' }, 'REDIS_PORT'],
-    [{ REDIS_COMMAND_TIMEOUT_MS: '1.5' }, 'REDIS_COMMAND_TIMEOUT_MS'],
+    [{ REDIS_DEADLINE_MS: '1.5' }, 'REDIS_DEADLINE_MS'],
+    [{ REDIS_DEADLINE_MS: '60001' }, 'REDIS_DEADLINE_MS'],
+    [{ NODE_TLS_REJECT_UNAUTHORIZED: '0' }, 'NODE_TLS_REJECT_UNAUTHORIZED'],
+    [
+      { REDIS_URL: 'redis://cache.internal:6379', REDIS_AUTH: 'password', REDIS_PASSWORD: 'pw' },
+      'REDIS_AUTH',
+    ],
+    [{ REDIS_URL: 'redis://10.0.0.5:6379', REDIS_AUTH: 'password', REDIS_PASSWORD: 'pw' }, 'REDIS_AUTH'],
     [{ REDIS_PING_INTERVAL_MS: '600000' }, 'REDIS_PING_INTERVAL_MS'],
     [{ REDIS_HOST: 'bad host!' }, 'REDIS_HOST'],
     [{ REDIS_AUTH: 'password' }, 'REDIS_PASSWORD'],
@@ -76,6 +83,36 @@ describe('parseConfig', () => {
   ])('rejects %j with an error naming %s', (env, variable) => {
     expect(() => parseConfig(env)).toThrow(ConfigError);
     expect(() => parseConfig(env)).toThrow(new RegExp(`${variable}:`));
+  });
+
+  it('bounds every wait on Redis by a 2 s deadline by default; 0 turns the watchdog off', () => {
+    expect(parseConfig({}).redis.deadlineMs).toBe(2000);
+    expect(parseConfig({ REDIS_DEADLINE_MS: '0' }).redis.deadlineMs).toBe(0);
+  });
+
+  it.each(['127.0.0.1', 'localhost', '[::1]', '127.0.0.2'])(
+    'allows password auth without TLS only to a loopback host such as %s',
+    (host) => {
+      const { redis } = parseConfig({
+        REDIS_URL: `redis://${host}:6379`,
+        REDIS_AUTH: 'password',
+        REDIS_PASSWORD: 'pw',
+      });
+      expect(redis.auth.mode).toBe('password');
+    },
+  );
+
+  it('allows password auth over TLS to any host', () => {
+    const { redis } = parseConfig({
+      REDIS_URL: 'rediss://cache.example.net:6380',
+      REDIS_AUTH: 'password',
+      REDIS_PASSWORD: 'pw',
+    });
+    expect(redis).toMatchObject({ tls: true, auth: { mode: 'password' } });
+  });
+
+  it('accepts NODE_TLS_REJECT_UNAUTHORIZED=1, which changes nothing', () => {
+    expect(() => parseConfig({ NODE_TLS_REJECT_UNAUTHORIZED: '1' })).not.toThrow();
   });
 
   it('does not echo a password from the URL in the error', () => {

@@ -4,6 +4,7 @@ import {
   AppError,
   ensureError,
   isRedisUnavailable,
+  RedisDeadlineError,
   RedisUnavailableError,
   toErrorResponse,
 } from '../../shared/errors.js';
@@ -83,5 +84,34 @@ describe('isRedisUnavailable', () => {
     expect(isRedisUnavailable(new AppError(400, 'bad', 'bad'))).toBe(false);
     expect(isRedisUnavailable(new ErrorReply('ERR syntax error'))).toBe(false);
     expect(isRedisUnavailable('text')).toBe(false);
+  });
+});
+
+describe('transient server states', () => {
+  it.each([
+    "OOM command not allowed when used memory > 'maxmemory'.",
+    "OOM command not allowed when used memory > 'maxmemory'. script: abc, on @user_script:5.",
+    'LOADING Redis is loading the dataset in memory',
+    'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+    "READONLY You can't write against a read only replica.",
+    'NOREPLICAS Not enough good replicas to write.',
+  ])('maps "%s" to 503 with Retry-After', (message) => {
+    const res = toErrorResponse(new ErrorReply(message), testContext());
+    expect(res.status).toBe(503);
+    expect(res.headers).toMatchObject({ 'Retry-After': '5' });
+  });
+
+  it.each(['WRONGTYPE Operation against a key holding the wrong kind of value', 'ERR syntax error'])(
+    'keeps "%s" a 500: a retry cannot fix it',
+    (message) => {
+      expect(toErrorResponse(new ErrorReply(message), testContext()).status).toBe(500);
+    },
+  );
+
+  it('maps a missed deadline to 503', () => {
+    expect(isRedisUnavailable(new RedisDeadlineError('PING took too long'))).toBe(true);
   });
 });

@@ -1,0 +1,149 @@
+// A TCP proxy between the code under test and a real server (Redis or Azurite) that injects the faults
+// production networks have: a server that stops answering with its sockets open, a black hole, slow
+// replies, connections cut mid-flight, and refused connections.
+import { createServer, Socket, type Server } from 'node:net';
+import { freePort } from './servers.js';
+
+/** How the proxy treats traffic. */
+export type FaultMode = 'pass' | 'stall' | 'drop' | 'delay';
+
+/** A running proxy; every method takes effect at once, on open and new connections alike. */
+export interface FaultProxy {
+  /** The loopback port clients connect to. */
+  port: number;
+  /** Current mode. */
+  readonly mode: FaultMode;
+  /** Sockets currently open through the proxy. */
+  readonly connections: number;
+  /** Forwards traffic normally (and delivers what a stall held back). */
+  pass(): void;
+  /** Keeps every socket open but moves no byte either way, as a paused server does; new connections are accepted and held too. */
+  stall(): void;
+  /** Accepts and throws away everything in both directions, as a black hole does; nothing is delivered later. */
+  drop(): void;
+  /** Delivers every chunk after `ms` milliseconds, in order. */
+  delay(ms: number): void;
+  /** Resets every open connection (the next ones go through as the mode says). */
+  cut(): void;
+  /** Stops listening, so that new connections are refused; open ones stay as they are. */
+  refuse(): Promise<void>;
+  /** Listens again on the same port. */
+  accept(): Promise<void>;
+  /** Closes everything. */
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+}
+
+/** Starts a proxy on a free loopback port that forwards to 127.0.0.1:targetPort. */
+export async function startFaultProxy(targetPort: number, port?: number): Promise<FaultProxy> {
+  const listenPort = port ?? (await freePort());
+  let mode: FaultMode = 'pass';
+  let delayMs = 0;
+  const pairs = new Set<Pair>();
+  let server: Server | undefined;
+
+  // One direction of a pair: honours the mode at the moment each chunk arrives.
+  const forward = (from: Socket, to: Socket) => {
+    // When the last delayed chunk of this direction is due: later chunks never overtake it.
+    let due = 0;
+    from.on('data', (chunk: Buffer) => {
+      if (mode === 'drop') return;
+      const now = Date.now();
+      const at = Math.max(mode === 'delay' ? now + delayMs : 0, due);
+      if (at <= now) {
+        to.write(chunk);
+        return;
+      }
+      due = at;
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+      }, at - now);
+    });
+  };
+
+  const apply = (p: Pair) => {
+    // A stall stops reading: bytes wait in kernel buffers, exactly as they do for a SIGSTOPped server.
+    for (const s of [p.client, p.upstream]) {
+      if (mode === 'stall') s.pause();
+      else s.resume();
+    }
+  };
+
+  const onConnection = (client: Socket) => {
+    const upstream = new Socket();
+    const pair: Pair = { client, upstream };
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    forward(client, upstream);
+    forward(upstream, client);
+    apply(pair);
+    upstream.connect(targetPort, '127.0.0.1');
+  };
+
+  const listen = () =>
+    new Promise<void>((ok, fail) => {
+      const s = createServer({ pauseOnConnect: false }, onConnection);
+      s.once('error', fail);
+      s.listen(listenPort, '127.0.0.1', () => {
+        server = s;
+        ok();
+      });
+    });
+
+  // close() stops listening at once; its callback would wait for the open connections, which stay.
+  const unlisten = () => {
+    server?.close();
+    server = undefined;
+    return Promise.resolve();
+  };
+
+  const setMode = (m: FaultMode) => {
+    mode = m;
+    for (const p of pairs) apply(p);
+  };
+
+  await listen();
+  return {
+    port: listenPort,
+    get mode() {
+      return mode;
+    },
+    get connections() {
+      return pairs.size;
+    },
+    pass: () => setMode('pass'),
+    stall: () => setMode('stall'),
+    drop: () => setMode('drop'),
+    delay: (ms: number) => {
+      delayMs = ms;
+      setMode('delay');
+    },
+    cut: () => {
+      for (const p of [...pairs]) {
+        p.client.resetAndDestroy();
+        p.upstream.resetAndDestroy();
+        pairs.delete(p);
+      }
+    },
+    refuse: unlisten,
+    accept: listen,
+    close: async () => {
+      await unlisten();
+      for (const p of [...pairs]) {
+        p.client.destroy();
+        p.upstream.destroy();
+      }
+      pairs.clear();
+    },
+  };
+}
