@@ -55,7 +55,12 @@ describe('Watchdog', () => {
   it('does not treat a failing probe (client offline) as a stall', async () => {
     const d = dog(200);
     let stalls = 0;
-    d.watch({ probe: () => Promise.reject(new Error('offline')), onStall: () => void stalls++ });
+    d.watch({
+      probe: () => Promise.reject(new Error('offline')),
+      onStall: () => {
+        stalls++;
+      },
+    });
     await sleep(600);
     expect(stalls).toBe(0);
   });
