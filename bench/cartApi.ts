@@ -91,10 +91,14 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
         ),
       raw: async (w, i) => {
         const sku = skuIds[i % LINES] ?? '';
-        await Promise.all([raw.exists(`user:bench${w}`), raw.hmGet(`sku:${sku}`, ['name', 'price'])]);
+        const [, g] = await Promise.all([
+          raw.exists(`user:bench${w}`),
+          raw.get(`{user:bench${w}}:generation`),
+          raw.hmGet(`sku:${sku}`, ['name', 'price']),
+        ]);
         const reply = (await raw.evalSha(CART_ADD.sha1, {
-          keys: [`cart:bench${w}`],
-          arguments: [sku, '1', '1000000', ttl],
+          keys: [`cart:bench${w}`, `{cart:bench${w}}:owner`],
+          arguments: [sku, '1', '1000000', ttl, g ?? '1'],
         })) as [string, string[]];
         await priceLines(reply[1].filter((_, j) => j % 2 === 0));
       },
@@ -102,7 +106,12 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
     'get-cart (20 lines)': {
       handler: (w) => viaHandler(getCart, 'GET', `/carts/bench${w}`, { userId: `bench${w}` }),
       raw: async (w) => {
-        const [, lines] = await Promise.all([raw.exists(`user:bench${w}`), raw.hGetAll(`cart:bench${w}`)]);
+        const [, , lines] = await Promise.all([
+          raw.exists(`user:bench${w}`),
+          raw.get(`{user:bench${w}}:generation`),
+          raw.hGetAll(`cart:bench${w}`),
+          raw.hmGet(`{cart:bench${w}}:owner`, ['live', 'closed']),
+        ]);
         await priceLines(Object.keys(lines));
       },
     },
@@ -160,6 +169,9 @@ async function parent(): Promise<void> {
       await seed.hSet(`sku:${id}`, { name: `Item ${i}`, price: `${i + 1}.99` });
     for (let w = 0; w < CONCURRENCY; w++) {
       await seed.hSet(`user:bench${w}`, { first_name: 'Bench', last_name: `${w}` });
+      // As POST /users leaves them: generation 1, which owns the cart.
+      await seed.set(`{user:bench${w}}:generation`, '1');
+      await seed.hSet(`{cart:bench${w}}:owner`, { next: '1', live: '1' });
       await seed.hSet(`cart:bench${w}`, Object.fromEntries(skuIds.map((id) => [id, '1'])));
     }
     seed.destroy();

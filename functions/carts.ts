@@ -10,7 +10,7 @@ import {
 } from '../shared/carts/schema.js';
 import {
   empty,
-  ifMatchTags,
+  parseIfMatch,
   json,
   parseJsonBody,
   parsePath,
@@ -42,7 +42,7 @@ export const addCartItem = route(async (request) => {
 /** PUT /api/carts/{userId}/items/{skuId}: sets a line's quantity (0 removes it); honours If-Match. */
 export const setCartItem = route(async (request) => {
   const { userId, skuId } = parsePath(request, CartItemPath);
-  const ifMatch = ifMatchTags(request);
+  const ifMatch = parseIfMatch(request);
   const { quantity } = await readJson(request, SetCartItemInput);
   return cartResponse(await carts.setItem(userId, skuId, quantity, ifMatch));
 });
@@ -51,7 +51,7 @@ export const setCartItem = route(async (request) => {
 export const removeCartItem = route(async (request) => {
   const { userId, skuId } = parsePath(request, CartItemPath);
   const { quantity } = parseQuery(request, RemoveCartItemQuery);
-  return cartResponse(await carts.removeItem(userId, skuId, quantity, ifMatchTags(request)));
+  return cartResponse(await carts.removeItem(userId, skuId, quantity, parseIfMatch(request)));
 });
 
 /** DELETE /api/carts/{userId}: empties the cart. */

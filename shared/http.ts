@@ -103,21 +103,47 @@ export async function readJson<S extends z.ZodType>(request: HttpRequest, schema
   return parseJsonBody(await readBodyText(request), schema);
 }
 
-/** The entity tags of an If-Match header as a comma list without quotes ('' when absent, '*' for any). */
-export function ifMatchTags(request: HttpRequest): string {
+/** An If-Match precondition: absent, `*` (any current cart), or the strong entity tags it lists. */
+export type IfMatch = undefined | '*' | readonly string[];
+
+// One entity-tag of RFC 9110 section 8.8.3: optional W/, then a quoted run of etagc.
+const ENTITY_TAG = /(W\/)?"([\x21\x23-\x7E\x80-\xFF]*)"/y;
+
+/**
+ * Parses If-Match per RFC 9110 section 13.1.1: a malformed header is 400; weak tags are dropped, because
+ * If-Match compares strongly and a weak tag never matches; any well-formed tag the cart does not have
+ * fails the precondition later (412).
+ */
+export function parseIfMatch(request: HttpRequest): IfMatch {
   const raw = request.headers.get('if-match');
-  if (raw === null || raw.trim() === '') return '';
+  if (raw === null || raw.trim() === '') return undefined;
   if (raw.trim() === '*') return '*';
-  const tags = raw.split(',').map((t) =>
-    t
-      .trim()
-      .replace(/^W\//, '')
-      .replace(/^"(.*)"$/, '$1'),
-  );
-  if (tags.some((t) => !/^[0-9a-f]{1,64}$/i.test(t))) {
-    throw new AppError(400, 'validation_failed', 'If-Match must list ETags this API issued.', {
-      errors: [{ field: 'header.If-Match', message: 'is not a list of quoted ETags' }],
-    });
+  const strong: string[] = [];
+  let tags = 0;
+  let afterTag = false;
+  for (let pos = 0; pos < raw.length;) {
+    const c = raw[pos];
+    if (c === ' ' || c === '\t') {
+      pos++;
+    } else if (c === ',') {
+      pos++;
+      afterTag = false;
+    } else {
+      ENTITY_TAG.lastIndex = pos;
+      const m = afterTag ? null : ENTITY_TAG.exec(raw);
+      if (!m) throw malformedIfMatch();
+      if (m[1] === undefined) strong.push(m[2] ?? '');
+      tags++;
+      afterTag = true;
+      pos = ENTITY_TAG.lastIndex;
+    }
   }
-  return tags.join(',');
+  if (tags === 0) throw malformedIfMatch();
+  return strong;
+}
+
+function malformedIfMatch(): AppError {
+  return new AppError(400, 'validation_failed', 'If-Match must be "*" or a list of quoted entity tags.', {
+    errors: [{ field: 'header.If-Match', message: 'is not "*" or a list of quoted entity tags' }],
+  });
 }

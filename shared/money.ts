@@ -12,7 +12,10 @@ export function parsePrice(text: string): number | undefined {
   return cents <= MAX_PRICE_CENTS ? cents : undefined;
 }
 
-/** Parses a JSON number price by its shortest decimal form, so 199.99 stays 199.99 and 1e3 is refused. */
+/**
+ * Parses a JSON number price by its shortest decimal form, so 199.99 stays 199.99. JSON cannot tell 1e3
+ * from 1000, so both are 1000.00; 1e-7 or 19.999 have more than two decimals and are refused.
+ */
 export function parsePriceNumber(value: number): number | undefined {
   return Number.isFinite(value) ? parsePrice(String(value)) : undefined;
 }

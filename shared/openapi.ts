@@ -67,7 +67,8 @@ const idem = {
 };
 const ifMatch = {
   name: 'If-Match',
-  description: 'ETag of the cart this change is based on; 412 when the cart changed',
+  description:
+    'Strong ETag(s) of the cart this change is based on, or "*" (RFC 9110): 412 when none is the current ETag; weak tags never match; 400 only when the header is malformed. The ETag changes whenever the cart representation does, a SKU price change included',
 };
 const cartOk = { description: 'The cart', schema: Cart, headers: ['ETag'] };
 
@@ -226,7 +227,7 @@ export const operations: Operation[] = [
       ...errors,
       404: problem('Unknown user or SKU'),
       409: problem('Line maximum reached'),
-      412: problem('Cart changed'),
+      412: problem('Precondition failed: the cart (or a price in it) changed since that ETag'),
     },
   },
   {
@@ -238,7 +239,12 @@ export const operations: Operation[] = [
     pathParams: CartItemPath,
     query: RemoveCartItemQuery,
     headers: [ifMatch],
-    responses: { 200: cartOk, ...errors, 404: problem('Unknown user or line'), 412: problem('Cart changed') },
+    responses: {
+      200: cartOk,
+      ...errors,
+      404: problem('Unknown user or line'),
+      412: problem('Precondition failed: the cart (or a price in it) changed since that ETag'),
+    },
   },
   {
     method: 'post',

@@ -1,12 +1,22 @@
+import { createHash } from 'node:crypto';
 import { getConfig } from '../config.js';
 import { AppError } from '../errors.js';
+import type { IfMatch } from '../http.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis, type Redis } from '../redis/client.js';
-import { cartEtag } from '../redis/scripts.js';
-import { findSkus } from '../skus/store.js';
-import { userExists } from '../users/store.js';
+import { linesHash } from '../redis/scripts.js';
+import { findSkus, type StoredSku } from '../skus/store.js';
+import { adoptGeneration, readGeneration } from '../users/store.js';
 import type { Cart, CartLine } from './schema.js';
-import { addToLine, deleteCart, readCart, removeFromLine, setLine, type CartWrite } from './store.js';
+import {
+  addToLine,
+  clearLines,
+  readCart,
+  removeFromLine,
+  reserveGeneration,
+  setLine,
+  type CartWrite,
+} from './store.js';
 
 /** A cart and its version tag (the ETag). */
 export interface VersionedCart {
@@ -19,7 +29,15 @@ const userNotFound = (id: string) => new AppError(404, 'user_not_found', `User $
 /** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
 async function price(redis: Redis, userId: string, lines: Record<string, string>): Promise<VersionedCart> {
   const skuIds = Object.keys(lines).sort();
-  const skus = await findSkus(redis, skuIds);
+  return priced(userId, lines, skuIds, await findSkus(redis, skuIds));
+}
+
+function priced(
+  userId: string,
+  lines: Record<string, string>,
+  skuIds: string[],
+  skus: Array<StoredSku | undefined>,
+): VersionedCart {
   let total = 0;
   let bigTotal = 0n;
   let totalQuantity = 0;
@@ -49,7 +67,22 @@ async function price(redis: Redis, userId: string, lines: Record<string, string>
     };
   });
   const sum = bigTotal === 0n ? total : bigTotal + BigInt(total);
-  return { cart: { userId, items, totalQuantity, total: formatCents(sum) }, etag: cartEtag(lines) };
+  const cart: Cart = { userId, items, totalQuantity, total: formatCents(sum) };
+  // A strong validator of the representation: it changes whenever the body would, a price change included.
+  return { cart, etag: createHash('sha1').update(JSON.stringify(cart)).digest('hex') };
+}
+
+/**
+ * The incarnation of a user that cart writes act for; 404 when there is no such user. A user made
+ * outside the API (Redis Insight, the classic demo) gets one on its first cart write.
+ */
+async function generationOf(redis: Redis, userId: string): Promise<number> {
+  const { exists, generation } = await readGeneration(redis, userId);
+  if (!exists) throw userNotFound(userId);
+  if (generation !== undefined) return generation;
+  const adopted = await adoptGeneration(redis, userId, await reserveGeneration(redis, userId));
+  if (adopted === undefined) throw userNotFound(userId);
+  return adopted;
 }
 
 function settle(write: CartWrite, userId: string, skuId: string): Record<string, string> {
@@ -63,37 +96,52 @@ function settle(write: CartWrite, userId: string, skuId: string): Record<string,
         `A cart line may hold at most ${getConfig().maxLineQuantity}; ${skuId} has ${write.current}.`,
       );
     case 'precondition':
-      throw new AppError(
-        412,
-        'precondition_failed',
-        'The cart changed since the ETag in If-Match was issued.',
-      );
+      throw preconditionFailed();
     case 'absent':
       throw new AppError(404, 'cart_line_not_found', `The cart of ${userId} has no line for ${skuId}.`);
+    case 'gone':
+      // The user was deleted (or deleted and created again) while this request ran.
+      throw userNotFound(userId);
   }
+}
+
+const preconditionFailed = () =>
+  new AppError(412, 'precondition_failed', 'The cart changed since the ETag in If-Match was issued.');
+
+/**
+ * The lines hash a conditional write must still find, or '' for an unconditional one. The ETag covers
+ * prices too, so it is compared here, on the priced cart; the write then checks atomically that the lines
+ * have not changed since. (A price changed between the two is the one change this cannot see.)
+ */
+async function expectedLines(redis: Redis, userId: string, ifMatch: IfMatch): Promise<string> {
+  if (ifMatch === undefined || ifMatch === '*') return '';
+  const current = await readCart(redis, userId);
+  if (current.user === 'absent') throw userNotFound(userId);
+  const { etag } = await price(redis, userId, current.lines);
+  if (!ifMatch.includes(etag)) throw preconditionFailed();
+  return linesHash(current.lines);
 }
 
 /** Reads a cart with totals; 404 for an unknown user. At most two round trips whatever its size. */
 export async function getCart(userId: string): Promise<VersionedCart> {
   const redis = await getRedis();
-  const { userExists: exists, lines } = await readCart(redis, userId);
-  if (!exists) throw userNotFound(userId);
-  return price(redis, userId, lines);
+  const read = await readCart(redis, userId);
+  if (read.user === 'absent') throw userNotFound(userId);
+  return price(redis, userId, read.lines);
 }
 
 /** Adds to a line atomically; 404 for an unknown user or SKU, 409 past the per-line maximum. */
 export async function addItem(userId: string, skuId: string, quantity: number): Promise<VersionedCart> {
   const redis = await getRedis();
-  const { maxLineQuantity, cartTtlSeconds } = getConfig();
-  // Existence checks come first and the write touches only cart:{userId} (one hash slot): a SKU deleted
-  // in between leaves a line that reads as unavailable, never a wrong total.
-  const [exists, [sku]] = await Promise.all([userExists(redis, userId), findSkus(redis, [skuId])]);
-  if (!exists) throw userNotFound(userId);
+  const { maxLineQuantity: max, cartTtlSeconds: ttl } = getConfig();
+  // Existence checks come first and the write touches only the cart's slot: a SKU deleted in between
+  // leaves a line that reads as unavailable, never a wrong total; a user deleted in between is refused.
+  const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
   if (!sku) throw new AppError(404, 'sku_not_found', `SKU ${skuId} does not exist.`);
-  if (quantity > maxLineQuantity) {
-    throw new AppError(409, 'quantity_limit_exceeded', `A cart line may hold at most ${maxLineQuantity}.`);
+  if (quantity > max) {
+    throw new AppError(409, 'quantity_limit_exceeded', `A cart line may hold at most ${max}.`);
   }
-  const write = await addToLine(redis, userId, skuId, quantity, maxLineQuantity, cartTtlSeconds);
+  const write = await addToLine(redis, userId, g, { skuId, quantity, max, ttl });
   return price(redis, userId, settle(write, userId, skuId));
 }
 
@@ -102,21 +150,18 @@ export async function setItem(
   userId: string,
   skuId: string,
   quantity: number,
-  ifMatch: string,
+  ifMatch: IfMatch,
 ): Promise<VersionedCart> {
   const redis = await getRedis();
-  const { maxLineQuantity, cartTtlSeconds } = getConfig();
-  const [exists, [sku]] = await Promise.all([userExists(redis, userId), findSkus(redis, [skuId])]);
-  if (!exists) throw userNotFound(userId);
+  const { maxLineQuantity, cartTtlSeconds: ttl } = getConfig();
+  const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
   if (!sku && quantity > 0) throw new AppError(404, 'sku_not_found', `SKU ${skuId} does not exist.`);
   if (quantity > maxLineQuantity) {
     throw new AppError(409, 'quantity_limit_exceeded', `A cart line may hold at most ${maxLineQuantity}.`);
   }
-  return price(
-    redis,
-    userId,
-    settle(await setLine(redis, userId, skuId, quantity, cartTtlSeconds, ifMatch), userId, skuId),
-  );
+  const expected = await expectedLines(redis, userId, ifMatch);
+  const write = await setLine(redis, userId, g, { skuId, quantity, ttl, expected });
+  return price(redis, userId, settle(write, userId, skuId));
 }
 
 /** Decrements a line by `quantity`, or removes it; 404 when the line is absent. */
@@ -124,17 +169,22 @@ export async function removeItem(
   userId: string,
   skuId: string,
   quantity: number | undefined,
-  ifMatch: string,
+  ifMatch: IfMatch,
 ): Promise<VersionedCart> {
   const redis = await getRedis();
-  if (!(await userExists(redis, userId))) throw userNotFound(userId);
-  const write = await removeFromLine(redis, userId, skuId, quantity, getConfig().cartTtlSeconds, ifMatch);
+  const g = await generationOf(redis, userId);
+  const expected = await expectedLines(redis, userId, ifMatch);
+  const write = await removeFromLine(redis, userId, g, {
+    skuId,
+    quantity,
+    ttl: getConfig().cartTtlSeconds,
+    expected,
+  });
   return price(redis, userId, settle(write, userId, skuId));
 }
 
 /** Empties a cart; 404 for an unknown user. */
 export async function clearCart(userId: string): Promise<void> {
   const redis = await getRedis();
-  if (!(await userExists(redis, userId))) throw userNotFound(userId);
-  await deleteCart(redis, userId);
+  settle(await clearLines(redis, userId, await generationOf(redis, userId)), userId, '');
 }

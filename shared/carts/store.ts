@@ -1,13 +1,26 @@
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
-import { CART_ADD, CART_REMOVE, CART_SET, runScript } from '../redis/scripts.js';
+import {
+  CART_ADD,
+  CART_CLEAR,
+  CART_CLOSE,
+  CART_OPEN,
+  CART_REMOVE,
+  CART_RESERVE,
+  CART_SET,
+  runScript,
+} from '../redis/scripts.js';
 
 /** The outcome of an atomic cart script: the cart's lines after it ran, or why it did nothing. */
 export type CartWrite =
   | { status: 'ok'; lines: Record<string, string> }
   | { status: 'limit'; current: number }
   | { status: 'precondition' }
-  | { status: 'absent' };
+  | { status: 'absent' }
+  | { status: 'gone' };
+
+// How long the owner record of a deleted user's cart stays, so that writes still in flight find it.
+const CLOSED_OWNER_TTL_S = 86_400;
 
 function toRecord(flat: unknown): Record<string, string> {
   // RESP3 may hand the HGETALL table back as a map or as a flat list, depending on the path.
@@ -29,77 +42,118 @@ function parseWrite(reply: unknown): CartWrite {
       return { status, current: Number(payload) };
     case 'precondition':
     case 'absent':
+    case 'gone':
       return { status };
     default:
       throw new Error(`unexpected cart script reply ${JSON.stringify(reply)}`);
   }
 }
 
-/** Reads the cart's lines and whether the user exists, in one round trip. */
-export async function readCart(
-  redis: Redis,
-  userId: string,
-): Promise<{ userExists: boolean; lines: Record<string, string> }> {
-  const [exists, lines] = await Promise.all([
+/** What a cart read finds: no such user, a user being deleted, or the lines the user's cart holds. */
+export type CartRead = { user: 'absent' } | { user: 'present'; lines: Record<string, string> };
+
+/**
+ * Reads the user's existence and incarnation, the cart and its owner record in one round trip. A user
+ * whose incarnation was deleted reads as absent; lines left by an older incarnation read as none.
+ */
+export async function readCart(redis: Redis, userId: string): Promise<CartRead> {
+  const [exists, generation, lines, owner] = await Promise.all([
     redis.exists(keys.user(userId)),
+    redis.get(keys.userGeneration(userId)),
     redis.hGetAll(keys.cart(userId)),
+    redis.hmGet(keys.cartOwner(userId), ['live', 'closed']),
   ]);
-  return { userExists: exists === 1, lines };
+  if (exists !== 1) return { user: 'absent' };
+  // A user made outside the API (Redis Insight, the classic demo) has no generation yet: its cart is as is.
+  if (generation === null) return { user: 'present', lines };
+  const g = Number(generation);
+  const [live = 0, closed = 0] = owner.map((v) => Number(v ?? 0));
+  if (g <= closed) return { user: 'absent' };
+  // Mirrors `owns` in the cart scripts: the lines are this user's, or would be kept at its first write.
+  const mine = g === live || (live === 0 && closed === 0);
+  return { user: 'present', lines: mine ? lines : {} };
+}
+
+/** Issues a new generation for a user id (in the cart's slot, where writes check it). */
+export async function reserveGeneration(redis: Redis, userId: string): Promise<number> {
+  return Number(await runScript(redis, CART_RESERVE, [keys.cartOwner(userId)], []));
+}
+
+/** Hands the cart to generation `g`, empty; false when `g` is already stale. */
+export async function openCart(redis: Redis, userId: string, g: number): Promise<boolean> {
+  return (await runScript(redis, CART_OPEN, [keys.cart(userId), keys.cartOwner(userId)], [String(g)])) === 1;
+}
+
+/** Marks generation `g` deleted and drops its cart: no write for it succeeds from now on. */
+export async function closeCart(redis: Redis, userId: string, g: number): Promise<void> {
+  await runScript(
+    redis,
+    CART_CLOSE,
+    [keys.cartOwner(userId), keys.cart(userId)],
+    [String(g), String(CLOSED_OWNER_TTL_S)],
+  );
 }
 
 /** Atomically adds `quantity` to a line unless it would exceed `max`; refreshes the cart's TTL. */
 export async function addToLine(
   redis: Redis,
   userId: string,
-  skuId: string,
-  quantity: number,
-  max: number,
-  ttl: number,
+  g: number,
+  line: { skuId: string; quantity: number; max: number; ttl: number },
 ): Promise<CartWrite> {
   return parseWrite(
     await runScript(
       redis,
       CART_ADD,
-      [keys.cart(userId)],
-      [skuId, String(quantity), String(max), String(ttl)],
+      [keys.cart(userId), keys.cartOwner(userId)],
+      [line.skuId, String(line.quantity), String(line.max), String(line.ttl), String(g)],
     ),
   );
 }
 
-/** Atomically sets a line (0 removes it) if the cart still matches `ifMatch`; refreshes the TTL. */
+/** Atomically sets a line (0 removes it) if the lines still hash to `expected` ('' for any); refreshes the TTL. */
 export async function setLine(
   redis: Redis,
   userId: string,
-  skuId: string,
-  quantity: number,
-  ttl: number,
-  ifMatch: string,
+  g: number,
+  line: { skuId: string; quantity: number; ttl: number; expected: string },
 ): Promise<CartWrite> {
   return parseWrite(
-    await runScript(redis, CART_SET, [keys.cart(userId)], [skuId, String(quantity), String(ttl), ifMatch]),
+    await runScript(
+      redis,
+      CART_SET,
+      [keys.cart(userId), keys.cartOwner(userId)],
+      [line.skuId, String(line.quantity), String(line.ttl), line.expected, String(g)],
+    ),
   );
 }
 
-/** Atomically decrements a line (never below zero; removed at zero) or removes it when `quantity` is undefined. */
+/** Atomically decrements a line (never below zero; removed at zero), or removes it when `quantity` is undefined. */
 export async function removeFromLine(
   redis: Redis,
   userId: string,
-  skuId: string,
-  quantity: number | undefined,
-  ttl: number,
-  ifMatch: string,
+  g: number,
+  line: { skuId: string; quantity: number | undefined; ttl: number; expected: string },
 ): Promise<CartWrite> {
   return parseWrite(
     await runScript(
       redis,
       CART_REMOVE,
-      [keys.cart(userId)],
-      [skuId, quantity === undefined ? '' : String(quantity), String(ttl), ifMatch],
+      [keys.cart(userId), keys.cartOwner(userId)],
+      [
+        line.skuId,
+        line.quantity === undefined ? '' : String(line.quantity),
+        String(line.ttl),
+        line.expected,
+        String(g),
+      ],
     ),
   );
 }
 
-/** Deletes the whole cart. */
-export async function deleteCart(redis: Redis, userId: string): Promise<void> {
-  await redis.del(keys.cart(userId));
+/** Empties the cart of generation `g`. */
+export async function clearLines(redis: Redis, userId: string, g: number): Promise<CartWrite> {
+  return parseWrite(
+    await runScript(redis, CART_CLEAR, [keys.cart(userId), keys.cartOwner(userId)], [String(g)]),
+  );
 }

@@ -18,12 +18,20 @@ const listTag = () => `${prefix()}biglist`;
 export const keys = {
   /** `user:{id}` Hash: first_name, last_name, email. */
   user: (id: string) => `${prefix()}user:${checked(id)}`,
+  /** `{user:{id}}:generation` String, in the user's hash slot: which incarnation of the id this user is. */
+  userGeneration: (id: string) => `{${prefix()}user:${checked(id)}}:generation`,
   /** `sku:{id}` Hash: name, price (decimal string). */
   sku: (id: string) => `${prefix()}sku:${checked(id)}`,
   /** `skus` Sorted Set of every SKU id (score 0), for stable lexicographic paging. */
   skuIndex: () => `${prefix()}skus`,
   /** `cart:{userId}` Hash: SKU id -> quantity. */
   cart: (userId: string) => `${prefix()}cart:${checked(userId)}`,
+  /**
+   * `{cart:{userId}}:owner` Hash, in the cart's hash slot: `next` (last generation issued), `live` (the
+   * generation the cart belongs to) and `closed` (the newest deleted one), so cart scripts can refuse
+   * writes for a deleted user atomically, although `user:{id}` lives in another slot.
+   */
+  cartOwner: (userId: string) => `{${prefix()}cart:${checked(userId)}}:owner`,
   /** `biglist` List: the newest segment of the published load (the whole list for loads up to one segment). */
   biglist: () => listTag(),
   /** `{biglist}:current` String: JSON description of the published load. */

@@ -24,10 +24,12 @@ export async function runScript(redis: Redis, s: Script, keys: string[], args: s
   }
 }
 
-// Shared Lua: the cart's version tag is the SHA1 of its sorted "sku=qty" lines, so If-Match needs no
-// extra field in the Hash and no second key (each cart script touches only cart:{userId}).
-const CART_ETAG = `
-local function cart_etag(key)
+// Shared Lua for cart scripts. Each touches only keys in the cart's hash slot: cart:{userId} and
+// {cart:{userId}}:owner. The owner record says which incarnation (generation) of the user the cart belongs
+// to, so a write for a user deleted meanwhile is refused here, atomically, on a cluster too.
+const CART_LUA = `
+-- The SHA1 of the cart's sorted "sku=qty" lines: what If-Match is checked against, atomically.
+local function lines_hash(key)
   local flat = redis.call('HGETALL', key)
   local lines = {}
   for i = 1, #flat, 2 do lines[#lines + 1] = flat[i] .. '=' .. flat[i + 1] end
@@ -41,13 +43,20 @@ local function cart_etag(key)
   end)
   return redis.sha1hex(table.concat(lines, '\\n'))
 end
-local function precondition(key, expected)
-  if expected == '' or expected == '*' then return true end
-  local current = cart_etag(key)
-  for tag in string.gmatch(expected, '[^,]+') do
-    if tag == current then return true end
+-- May generation g write the cart? Not once it was deleted (g <= closed) or replaced (g < live). A newer
+-- generation takes the cart over and starts it empty, since what is there belongs to an older
+-- incarnation; unless no generation ever owned it (a cart written outside the API, as in the classic
+-- demo), which is kept, except when a new user is created (fresh).
+local function owns(owner, cart, g, fresh)
+  local st = redis.call('HMGET', owner, 'live', 'closed')
+  local live, closed = tonumber(st[1] or '0'), tonumber(st[2] or '0')
+  if g <= closed or g < live then return false end
+  if g > live then
+    if fresh or live > 0 or closed > 0 then redis.call('DEL', cart) end
+    redis.call('HSET', owner, 'live', g)
+    redis.call('PERSIST', owner)
   end
-  return false
+  return true
 end
 local function done(key, ttl)
   if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
@@ -55,8 +64,9 @@ local function done(key, ttl)
 end
 `;
 
-/** KEYS: cart. ARGV: sku, quantity, max per line, ttl s. Adds to a line unless it would pass the max. */
-export const CART_ADD = script(`${CART_ETAG}
+/** KEYS: cart, owner. ARGV: sku, quantity, max per line, ttl s, generation. Adds to a line unless past the max. */
+export const CART_ADD = script(`${CART_LUA}
+if not owns(KEYS[2], KEYS[1], tonumber(ARGV[5]), false) then return {'gone'} end
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local add = tonumber(ARGV[2])
 if cur + add > tonumber(ARGV[3]) then return {'limit', tostring(cur)} end
@@ -64,9 +74,10 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], add)
 return done(KEYS[1], ARGV[4])
 `);
 
-/** KEYS: cart. ARGV: sku, quantity (0 removes), ttl s, If-Match tags or ''. Sets a line's quantity. */
-export const CART_SET = script(`${CART_ETAG}
-if not precondition(KEYS[1], ARGV[4]) then return {'precondition'} end
+/** KEYS: cart, owner. ARGV: sku, quantity (0 removes), ttl s, expected lines hash or '', generation. */
+export const CART_SET = script(`${CART_LUA}
+if not owns(KEYS[2], KEYS[1], tonumber(ARGV[5]), false) then return {'gone'} end
+if ARGV[4] ~= '' and lines_hash(KEYS[1]) ~= ARGV[4] then return {'precondition'} end
 if tonumber(ARGV[2]) == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
@@ -75,11 +86,12 @@ end
 return done(KEYS[1], ARGV[3])
 `);
 
-/** KEYS: cart. ARGV: sku, quantity or '' (whole line), ttl s, If-Match tags or ''. Never goes below zero. */
-export const CART_REMOVE = script(`${CART_ETAG}
+/** KEYS: cart, owner. ARGV: sku, quantity or '' (whole line), ttl s, expected lines hash or '', generation. */
+export const CART_REMOVE = script(`${CART_LUA}
+if not owns(KEYS[2], KEYS[1], tonumber(ARGV[5]), false) then return {'gone'} end
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if cur == 0 then return {'absent'} end
-if not precondition(KEYS[1], ARGV[4]) then return {'precondition'} end
+if ARGV[4] ~= '' and lines_hash(KEYS[1]) ~= ARGV[4] then return {'precondition'} end
 if ARGV[2] == '' or cur <= tonumber(ARGV[2]) then
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
@@ -88,10 +100,63 @@ end
 return done(KEYS[1], ARGV[3])
 `);
 
-/** KEYS: user. ARGV: field, value, ... Creates the Hash only if the key does not exist; returns 1 or 0. */
-export const HASH_CREATE = script(`
+/** KEYS: cart, owner. ARGV: generation. Empties the cart of a live user; 'gone' otherwise. */
+export const CART_CLEAR = script(`${CART_LUA}
+if not owns(KEYS[2], KEYS[1], tonumber(ARGV[1]), false) then return {'gone'} end
+redis.call('DEL', KEYS[1])
+return {'ok', {}}
+`);
+
+/** KEYS: owner. Issues the next generation of a user id (never reused while the record lives). */
+export const CART_RESERVE = script(`
+local g = redis.call('HINCRBY', KEYS[1], 'next', 1)
+redis.call('PERSIST', KEYS[1])
+return g
+`);
+
+/** KEYS: cart, owner. ARGV: generation. Gives a new user an empty cart; 1, or 0 when g is stale. */
+export const CART_OPEN = script(`${CART_LUA}
+return owns(KEYS[2], KEYS[1], tonumber(ARGV[1]), true) and 1 or 0
+`);
+
+/**
+ * KEYS: owner, cart. ARGV: generation, ttl s. Marks generation g deleted and drops its cart; from then on
+ * no write of g succeeds. The record outlives the user by `ttl` so that late writes still find it.
+ */
+export const CART_CLOSE = script(`
+local st = redis.call('HMGET', KEYS[1], 'live', 'closed')
+local live, closed = tonumber(st[1] or '0'), tonumber(st[2] or '0')
+local g = tonumber(ARGV[1])
+if g > closed then
+  redis.call('HSET', KEYS[1], 'closed', g)
+  closed = g
+end
+if live <= g then redis.call('DEL', KEYS[2]) end
+if live <= closed then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`);
+
+/** KEYS: user, generation. ARGV: generation, then field, value pairs. Creates the user unless it exists. */
+export const USER_CREATE = script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+`);
+
+/** KEYS: user, generation. ARGV: generation. Records g for a user made outside the API; returns the user's. */
+export const USER_ADOPT = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+local current = redis.call('GET', KEYS[2])
+if current then return current end
+redis.call('SET', KEYS[2], ARGV[1])
+return ARGV[1]
+`);
+
+/** KEYS: user, generation. ARGV: generation. Deletes the user if it is still that incarnation; 1 or 0. */
+export const USER_DELETE = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 `);
 
@@ -104,8 +169,8 @@ for i = 2 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 return 1
 `);
 
-/** The cart version tag computed the same way as in Lua, from a Hash's fields. */
-export function cartEtag(lines: Record<string, string>): string {
+/** The lines hash computed the same way as in Lua, from a cart Hash's fields. */
+export function linesHash(lines: Record<string, string>): string {
   const body = Object.entries(lines)
     .map(([k, v]) => `${k}=${v}`)
     .sort()

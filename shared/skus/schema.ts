@@ -16,7 +16,10 @@ export const PriceInput = z
     }
     return cents;
   })
-  .meta({ description: `Decimal amount, e.g. "199.99"; ${PRICE_RULE}`, examples: ['199.99'] });
+  .meta({
+    description: `Decimal amount, e.g. "199.99"; ${PRICE_RULE}. A string must be written out (no exponent); a JSON number counts by its value, so 1e3 is 1000.00`,
+    examples: ['199.99'],
+  });
 
 /** Body of PUT /skus/{skuId}. */
 export const PutSkuInput = z.strictObject({ name: z.string().trim().min(1).max(200), price: PriceInput });

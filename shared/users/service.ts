@@ -1,16 +1,38 @@
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
+import { AppError, isRedisUnavailable } from '../errors.js';
 import { getRedis } from '../redis/client.js';
 import type { CreateUserInput, UpdateUserInput, User } from './schema.js';
-import { deleteUserAndCart, findUser, insertUser, updateUserFields } from './store.js';
+import {
+  adoptGeneration,
+  deleteUserIf,
+  findUser,
+  insertUser,
+  readGeneration,
+  updateUserFields,
+} from './store.js';
 
 const notFound = (id: string) => new AppError(404, 'user_not_found', `User ${id} does not exist.`);
 
-/** Creates a user (id generated when absent); 409 when the id is taken. */
+/**
+ * Creates a user (id generated when absent); 409 when the id is taken. Each creation is a new generation
+ * of the id, so a user created again after a delete starts with an empty cart and no late write of the
+ * deleted one can reach it.
+ */
 export async function createUser(input: CreateUserInput): Promise<User> {
   const user: User = { ...input, id: input.id ?? randomUUID() };
-  if (!(await insertUser(await getRedis(), user))) {
+  const redis = await getRedis();
+  const g = await reserveGeneration(redis, user.id);
+  if (!(await insertUser(redis, user, g))) {
     throw new AppError(409, 'user_exists', `User ${user.id} already exists.`);
+  }
+  try {
+    // Drops what an earlier user of this id left in the cart now, rather than at the first cart write.
+    await openCart(redis, user.id, g);
+  } catch (err) {
+    // The user exists, so the answer is 201: reads already show an empty cart and the first write
+    // empties it. Only a Redis outage is forgiven here; anything else is a bug to report.
+    if (!isRedisUnavailable(err)) throw err;
   }
   return user;
 }
@@ -24,17 +46,21 @@ export async function getUser(id: string): Promise<User> {
 
 /** Applies a partial update; 404 when absent. */
 export async function updateUser(id: string, input: UpdateUserInput): Promise<User> {
-  const set: Record<string, string> = {};
-  if (input.firstName !== undefined) set.first_name = input.firstName;
-  if (input.lastName !== undefined) set.last_name = input.lastName;
-  if (input.email) set.email = input.email;
-  const remove = input.email === null ? ['email'] : [];
-  const redis = await getRedis();
-  if (!(await updateUserFields(redis, id, set, remove))) throw notFound(id);
+  if (!(await updateUserFields(await getRedis(), id, input))) throw notFound(id);
   return getUser(id);
 }
 
-/** Deletes a user and their cart; 404 when absent. */
+/**
+ * Deletes a user and their cart; 404 when absent. The cart's slot learns first that this generation is
+ * deleted (from then on every cart write for it is refused, atomically), then the user goes: once this
+ * answers, no add can succeed until the id is created again, on a cluster too.
+ */
 export async function deleteUser(id: string): Promise<void> {
-  if (!(await deleteUserAndCart(await getRedis(), id))) throw notFound(id);
+  const redis = await getRedis();
+  const { exists, generation } = await readGeneration(redis, id);
+  if (!exists) throw notFound(id);
+  const g = generation ?? (await adoptGeneration(redis, id, await reserveGeneration(redis, id)));
+  if (g === undefined) throw notFound(id);
+  await closeCart(redis, id, g);
+  if (!(await deleteUserIf(redis, id, g))) throw notFound(id);
 }

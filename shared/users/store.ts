@@ -1,23 +1,28 @@
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
-import { HASH_CREATE, HASH_UPDATE, runScript } from '../redis/scripts.js';
-import type { User } from './schema.js';
+import { HASH_UPDATE, runScript, USER_ADOPT, USER_CREATE, USER_DELETE } from '../redis/scripts.js';
+import type { UpdateUserInput, User } from './schema.js';
+
+// The seed's field names in `user:{id}`.
+const FIRST = 'first_name';
+const LAST = 'last_name';
+const EMAIL = 'email';
 
 function toUser(id: string, h: Record<string, string>): User | undefined {
-  if (h.first_name === undefined || h.last_name === undefined) return undefined;
-  return { id, firstName: h.first_name, lastName: h.last_name, ...(h.email ? { email: h.email } : {}) };
+  if (h[FIRST] === undefined || h[LAST] === undefined) return undefined;
+  return { id, firstName: h[FIRST], lastName: h[LAST], ...(h[EMAIL] ? { email: h[EMAIL] } : {}) };
 }
 
-/** Creates `user:{id}` unless it exists; true when created. */
-export async function insertUser(redis: Redis, user: User): Promise<boolean> {
-  const fields = [
-    'first_name',
-    user.firstName,
-    'last_name',
-    user.lastName,
-    ...(user.email ? ['email', user.email] : []),
-  ];
-  return (await runScript(redis, HASH_CREATE, [keys.user(user.id)], fields)) === 1;
+/** Creates `user:{id}` as incarnation `generation` unless it exists; true when created. */
+export async function insertUser(redis: Redis, user: User, generation: number): Promise<boolean> {
+  const fields = [FIRST, user.firstName, LAST, user.lastName, ...(user.email ? [EMAIL, user.email] : [])];
+  const created = await runScript(
+    redis,
+    USER_CREATE,
+    [keys.user(user.id), keys.userGeneration(user.id)],
+    [String(generation), ...fields],
+  );
+  return created === 1;
 }
 
 /** Reads a user, or undefined when absent. */
@@ -25,26 +30,42 @@ export async function findUser(redis: Redis, id: string): Promise<User | undefin
   return toUser(id, await redis.hGetAll(keys.user(id)));
 }
 
-/** True when `user:{id}` exists. */
-export async function userExists(redis: Redis, id: string): Promise<boolean> {
-  return (await redis.exists(keys.user(id))) === 1;
-}
-
-/** Sets and removes fields of an existing user atomically; false when the user does not exist. */
-export async function updateUserFields(
+/** Whether `user:{id}` exists and which incarnation it is (undefined for a user made outside the API). */
+export async function readGeneration(
   redis: Redis,
   id: string,
-  set: Record<string, string>,
-  remove: string[],
-): Promise<boolean> {
-  const pairs = Object.entries(set).flat();
-  const args = [String(pairs.length / 2), ...pairs, ...remove];
+): Promise<{ exists: boolean; generation: number | undefined }> {
+  const [exists, generation] = await Promise.all([
+    redis.exists(keys.user(id)),
+    redis.get(keys.userGeneration(id)),
+  ]);
+  return { exists: exists === 1, generation: generation === null ? undefined : Number(generation) };
+}
+
+/** Gives a user made outside the API (Redis Insight, the classic demo) the generation `g`, unless it has one; returns the user's generation, or undefined when the user is gone. */
+export async function adoptGeneration(redis: Redis, id: string, g: number): Promise<number | undefined> {
+  const reply = await runScript(redis, USER_ADOPT, [keys.user(id), keys.userGeneration(id)], [String(g)]);
+  return reply === '' || reply === null ? undefined : Number(reply);
+}
+
+/** Applies a partial update of an existing user atomically; false when the user does not exist. */
+export async function updateUserFields(redis: Redis, id: string, input: UpdateUserInput): Promise<boolean> {
+  const set: string[] = [];
+  if (input.firstName !== undefined) set.push(FIRST, input.firstName);
+  if (input.lastName !== undefined) set.push(LAST, input.lastName);
+  if (input.email) set.push(EMAIL, input.email);
+  const remove = input.email === null ? [EMAIL] : [];
+  const args = [String(set.length / 2), ...set, ...remove];
   return (await runScript(redis, HASH_UPDATE, [keys.user(id)], args)) === 1;
 }
 
-/** Deletes the user and then their cart; false when the user did not exist. */
-export async function deleteUserAndCart(redis: Redis, id: string): Promise<boolean> {
-  // Two keys in two hash slots: one DEL each. The cart goes even if the user was already gone.
-  const [removed] = await Promise.all([redis.del(keys.user(id)), redis.del(keys.cart(id))]);
-  return removed === 1;
+/** Deletes `user:{id}` if it is still incarnation `generation`; false when it is gone or was re-created. */
+export async function deleteUserIf(redis: Redis, id: string, generation: number): Promise<boolean> {
+  const deleted = await runScript(
+    redis,
+    USER_DELETE,
+    [keys.user(id), keys.userGeneration(id)],
+    [String(generation)],
+  );
+  return deleted === 1;
 }

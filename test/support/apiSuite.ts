@@ -3,15 +3,10 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { call as httpCall } from './http.js';
 import { admin } from './redis.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-
-interface Res {
-  status: number;
-  headers: Headers;
-  body: any;
-}
 
 /** Defines the API suite against Redis in the given mode. */
 export function apiSuite(mode: 'standalone' | 'cluster'): void {
@@ -19,27 +14,8 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
   const ports = mode === 'cluster' ? servers.cluster.ports : [servers.standalone.port];
   let runner: Runner;
 
-  async function call(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Res> {
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (body !== undefined) {
-      init.body = typeof body === 'string' ? body : JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${runner.url}/api${path}`, init);
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // Not JSON: keep the text.
-    }
-    return { status: res.status, headers: res.headers, body: parsed };
-  }
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    httpCall(runner.url, method, path, body, headers);
 
   /** Every key and value in Redis, across all primaries, as the test's own client sees them. */
   async function snapshot(): Promise<Record<string, unknown>> {
@@ -237,6 +213,122 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
       );
       expect(ok.status).toBe(200);
       expect(await hash('cart:etag')).toEqual({ B: '1', a: '5' });
+    });
+
+    it('applies If-Match as RFC 9110 says: strong comparison, 412 for any tag that is not current, 400 only when malformed', async () => {
+      await call('POST', '/users', { id: 'rfc', firstName: 'R', lastName: 'F' });
+      const current = await call('POST', '/carts/rfc/items', { skuId: 'sku123' });
+      const tag = current.headers.get('etag') ?? '';
+      expect(tag).toMatch(/^"[0-9a-f]{40}"$/);
+      for (const header of ['"not-issued-x9"', `W/${tag}`, `W/${tag}, "other"`, '"a,b"', '""']) {
+        const res = await call('PUT', '/carts/rfc/items/sku123', { quantity: 7 }, { 'If-Match': header });
+        expect([header, res.status, res.body.code]).toEqual([header, 412, 'precondition_failed']);
+      }
+      for (const header of ['not-quoted', '"unterminated', '"a" "b"', ',', 'W/ "a"', '"a"x']) {
+        const res = await call('PUT', '/carts/rfc/items/sku123', { quantity: 7 }, { 'If-Match': header });
+        expect([header, res.status, res.body.code]).toEqual([header, 400, 'validation_failed']);
+      }
+      expect(await hash('cart:rfc')).toEqual({ sku123: '1' });
+      const listed = await call(
+        'PUT',
+        '/carts/rfc/items/sku123',
+        { quantity: 2 },
+        { 'If-Match': `"elsewhere", W/"weak",${tag} ,` },
+      );
+      expect(listed.status).toBe(200);
+      const any = await call('DELETE', '/carts/rfc/items/sku123?quantity=1', undefined, { 'If-Match': '*' });
+      expect(any.status).toBe(200);
+      expect(await hash('cart:rfc')).toEqual({ sku123: '1' });
+    });
+
+    it('changes the ETag when a price changes, since the body does, and refuses a change based on the old price', async () => {
+      await call('POST', '/users', { id: 'price', firstName: 'P', lastName: 'R' });
+      await call('PUT', '/skus/pr1', { name: 'Priced', price: '10.00' });
+      const before = await call('POST', '/carts/price/items', { skuId: 'pr1' });
+      expect((await call('GET', '/carts/price')).headers.get('etag')).toBe(before.headers.get('etag'));
+      await call('PUT', '/skus/pr1', { name: 'Priced', price: '12.00' });
+      const after = await call('GET', '/carts/price');
+      expect(after.body.total).toBe('12.00');
+      expect(after.headers.get('etag')).not.toBe(before.headers.get('etag'));
+      const stale = await call(
+        'PUT',
+        '/carts/price/items/pr1',
+        { quantity: 3 },
+        { 'If-Match': before.headers.get('etag') ?? '' },
+      );
+      expect(stale.status).toBe(412);
+      const fresh = await call(
+        'PUT',
+        '/carts/price/items/pr1',
+        { quantity: 3 },
+        { 'If-Match': after.headers.get('etag') ?? '' },
+      );
+      expect(fresh.status).toBe(200);
+      expect(fresh.body.total).toBe('36.00');
+    });
+
+    it('makes a delete final: adds racing it never leave a cart behind, later adds get 404, a re-created user starts empty', async () => {
+      await call('PUT', '/skus/race', { name: 'Race', price: '1.00' });
+      let survivors = 0;
+      let lateSuccesses = 0;
+      for (let round = 0; round < 40; round++) {
+        const id = `race-${round}`;
+        expect((await call('POST', '/users', { id, firstName: 'R', lastName: `${round}` })).status).toBe(201);
+        const adds = Array.from({ length: 8 }, (_, i) =>
+          new Promise((r) => setTimeout(r, i)).then(() =>
+            call('POST', `/carts/${id}/items`, { skuId: 'race' }),
+          ),
+        );
+        await new Promise((r) => setTimeout(r, round % 5));
+        const deleted = await call('DELETE', `/users/${id}`);
+        expect(deleted.status).toBe(204);
+        // Requests sent after the 204: none may succeed.
+        const after = await Promise.all(
+          Array.from({ length: 4 }, () => call('POST', `/carts/${id}/items`, { skuId: 'race' })),
+        );
+        lateSuccesses += after.filter((r) => r.status !== 404).length;
+        for (const r of await Promise.all(adds)) expect([200, 404]).toContain(r.status);
+        const all = await snapshot();
+        if (all[`cart:${id}`] !== undefined) survivors++;
+        expect((await call('GET', `/carts/${id}`)).status).toBe(404);
+        // Created again: an empty cart, whatever the old one's writes did.
+        expect((await call('POST', '/users', { id, firstName: 'R', lastName: 'again' })).status).toBe(201);
+        const fresh = await call('GET', `/carts/${id}`);
+        expect([id, fresh.body.items]).toEqual([id, []]);
+      }
+      expect({ survivors, lateSuccesses }).toEqual({ survivors: 0, lateSuccesses: 0 });
+    });
+
+    it('serves a user created outside the API (as in the classic demo), and deletes it for good', async () => {
+      for (const port of ports) {
+        await admin(port, async (c) => {
+          await c.hSet('user:legacy', { first_name: 'Old', last_name: 'Timer' }).catch(() => undefined);
+          await c.hSet('cart:legacy', { sku123: '2' }).catch(() => undefined);
+        });
+      }
+      const cart = await call('GET', '/carts/legacy');
+      expect(cart.status).toBe(200);
+      expect(cart.body.items).toEqual([expect.objectContaining({ skuId: 'sku123', quantity: 2 })]);
+      expect((await call('POST', '/carts/legacy/items', { skuId: 'sku123' })).body.totalQuantity).toBe(3);
+      expect((await call('DELETE', '/users/legacy')).status).toBe(204);
+      expect((await call('POST', '/carts/legacy/items', { skuId: 'sku123' })).status).toBe(404);
+      const all = await snapshot();
+      expect(all['cart:legacy']).toBeUndefined();
+      expect(all['user:legacy']).toBeUndefined();
+    });
+
+    it('reads a JSON number price by its value (1e3 is 1000.00) and refuses more than two decimals', async () => {
+      const thousand = await call('PUT', '/skus/exp', '{"name":"Exp","price":1e3}');
+      expect([thousand.status, thousand.body.price]).toEqual([201, '1000.00']);
+      for (const body of [
+        '{"name":"Exp","price":1e-7}',
+        '{"name":"Exp","price":19.999}',
+        '{"name":"Exp","price":"1e3"}',
+      ]) {
+        const res = await call('PUT', '/skus/exp', body);
+        expect([body, res.status, res.body.code]).toEqual([body, 400, 'validation_failed']);
+      }
+      expect(await hash('sku:exp')).toEqual({ name: 'Exp', price: '1000.00' });
     });
 
     it('manages users: read, partial update, email removal, delete with cart', async () => {
