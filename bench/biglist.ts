@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { QueueServiceClient } from '@azure/storage-queue';
 import { createClient } from 'redis';
 import { freePort, startAzurite, startRedis } from '../test/support/servers.js';
 import { median, printTable, startNode, stop } from './support.js';
@@ -19,6 +20,13 @@ const redisPort = await freePort();
 const redisDir = mkdtempSync(join(tmpdir(), 'bench-biglist-'));
 const server = await startRedis(redisPort, redisDir, ['--maxmemory', '0']);
 process.env.REDIS_URL = `redis://127.0.0.1:${redisPort}`;
+// startLoad sends the load's messages; the write-path part processes them itself, so they are dropped.
+const azurite = await startAzurite(redisDir);
+process.env.AzureWebJobsStorage = azurite.connectionString;
+const segmentQueue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(
+  'biglist-segments',
+);
+await segmentQueue.createIfNotExists();
 const admin = createClient({
   socket: { host: '127.0.0.1', port: redisPort },
   disableOfflineQueue: true,
@@ -68,7 +76,7 @@ async function loaderWritePath(count: number, segmentSize: number, parallel: num
   const t = performance.now();
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      for (let m = queue.shift(); m; m = queue.shift()) await svc.processMessage(m, 1, log);
+      for (let m = queue.shift(); m; m = queue.shift()) await svc.processMessage(m, { dequeueCount: 1 }, log);
     }),
   );
   const vps = count / ((performance.now() - t) / 1000);
@@ -107,7 +115,7 @@ const { closeRedis } = await import('../shared/redis/client.js');
 await closeRedis();
 
 // End to end: POST -> queue (Azurite) -> runner -> Redis, for several segment sizes.
-const azurite = await startAzurite(redisDir);
+await segmentQueue.clearMessages();
 const runnerPort = await freePort();
 const runner = await startNode('scripts/serve.js', runnerPort, {
   REDIS_URL: `redis://127.0.0.1:${redisPort}`,

@@ -10,14 +10,13 @@ const poison = output.storageQueue({
   connection: 'AzureWebJobsStorage',
 });
 
-/** POST /api/biglist/loads: plans a load of 1..count and enqueues its segments; 202 with Location. */
-export const startBiglistLoad = route(async (request, context) => {
+/** POST /api/biglist/loads: plans a load of 1..count and enqueues its segments; 202 with Location, 503 when the queue is unavailable. */
+export const startBiglistLoad = route(async (request) => {
   const key = idempotencyKey(request);
   const text = await readBodyText(request);
   const input = parseJsonBody(text.trim() === '' ? '{}' : text, StartLoadInput);
   return withIdempotency('biglist-loads', key, text, async () => {
     const load = await biglist.startLoad(input);
-    context.extraOutputs.set(segments, load.messages);
     return json(
       202,
       { loadId: load.loadId, segments: load.segments },
@@ -31,6 +30,11 @@ export const getBiglistLoad = route(async (request) =>
   json(200, await biglist.getLoad(parsePath(request, LoadPath).loadId)),
 );
 
+/** DELETE /api/biglist/loads/{loadId}: cancels a load in progress; the published list stays. */
+export const cancelBiglistLoad = route(async (request) =>
+  json(200, await biglist.cancelLoad(parsePath(request, LoadPath).loadId)),
+);
+
 /** GET /api/biglist?limit=&cursor=&order=desc|asc (Server B): a page of the published list. */
 export const readBiglist = route(async (request) => {
   const { limit, cursor, order } = parseQuery(request, ReadQuery);
@@ -39,8 +43,15 @@ export const readBiglist = route(async (request) => {
 
 /** Queue trigger (Server A): writes one segment per message, or fans out segment messages. */
 export async function loadBiglistSegment(message: unknown, context: InvocationContext): Promise<void> {
-  const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
-  const outcome = await biglist.processMessage(message, dequeueCount, context);
+  const metadata = context.triggerMetadata ?? {};
+  const outcome = await biglist.processMessage(
+    message,
+    {
+      dequeueCount: Number(metadata.dequeueCount ?? 1),
+      messageId: typeof metadata.id === 'string' ? metadata.id : undefined,
+    },
+    context,
+  );
   if (outcome.enqueue.length > 0) context.extraOutputs.set(segments, outcome.enqueue);
   // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
   if (outcome.poison) context.extraOutputs.set(poison, [message]);
@@ -50,8 +61,13 @@ app.http('startBiglistLoad', {
   route: 'biglist/loads',
   methods: ['POST'],
   authLevel: 'function',
-  extraOutputs: [segments],
   handler: startBiglistLoad,
+});
+app.http('cancelBiglistLoad', {
+  route: 'biglist/loads/{loadId}',
+  methods: ['DELETE'],
+  authLevel: 'function',
+  handler: cancelBiglistLoad,
 });
 app.http('getBiglistLoad', {
   route: 'biglist/loads/{loadId}',

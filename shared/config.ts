@@ -56,6 +56,15 @@ const EnvSchema = z.object({
   CART_TTL_DAYS: positiveInt(3650).default(30),
   MAX_LINE_QUANTITY: positiveInt(1_000_000).default(999),
   MAX_BODY_BYTES: positiveInt(1_048_576).default(16_384),
+  BIGLIST_STALL_SECONDS: positiveInt(86_400).default(60),
+  // The Functions host's own storage setting: a connection string locally, or identity-based in Azure.
+  AzureWebJobsStorage: z.string().min(1).optional(),
+  AzureWebJobsStorage__queueServiceUri: z.url({ protocol: /^https?$/ }).optional(),
+  AzureWebJobsStorage__accountName: z
+    .string()
+    .regex(/^[a-z0-9]{3,24}$/, { error: 'must be a storage account name' })
+    .optional(),
+  AzureWebJobsStorage__clientId: z.string().min(1).optional(),
 });
 
 /** Authentication settings for the Redis connection. */
@@ -79,6 +88,12 @@ export interface RedisConfig {
   pingIntervalMs: number;
 }
 
+/** How the app reaches the Storage queues: the host's connection string, or an endpoint and an identity. */
+export type StorageConfig =
+  | { mode: 'connectionString'; connectionString: string }
+  | { mode: 'identity'; queueServiceUri: string; clientId: string | undefined }
+  | { mode: 'none' };
+
 /** The application's settings. */
 export interface AppConfig {
   redis: RedisConfig;
@@ -88,6 +103,9 @@ export interface AppConfig {
   cartTtlSeconds: number;
   maxLineQuantity: number;
   maxBodyBytes: number;
+  /** A load with no finished segment for this long is failed and frees the loader. */
+  biglistStallMs: number;
+  storage: StorageConfig;
 }
 
 /** True for a host name or address that never leaves this machine. */
@@ -180,7 +198,20 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     cartTtlSeconds: e.CART_TTL_DAYS * 86_400,
     maxLineQuantity: e.MAX_LINE_QUANTITY,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    biglistStallMs: e.BIGLIST_STALL_SECONDS * 1000,
+    storage: storageFrom(e),
   };
+}
+
+function storageFrom(e: z.output<typeof EnvSchema>): StorageConfig {
+  if (e.AzureWebJobsStorage) return { mode: 'connectionString', connectionString: e.AzureWebJobsStorage };
+  const uri =
+    e.AzureWebJobsStorage__queueServiceUri ??
+    (e.AzureWebJobsStorage__accountName
+      ? `https://${e.AzureWebJobsStorage__accountName}.queue.core.windows.net`
+      : undefined);
+  if (uri) return { mode: 'identity', queueServiceUri: uri, clientId: e.AzureWebJobsStorage__clientId };
+  return { mode: 'none' };
 }
 
 let cached: AppConfig | undefined;

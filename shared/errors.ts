@@ -43,6 +43,11 @@ export class RedisDeadlineError extends RedisUnavailableError {
   override name = 'RedisDeadlineError';
 }
 
+/** The Storage queue could not take messages in time; maps to 503. */
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+}
+
 /** Turns any thrown value into an Error, so callers never handle strings or plain objects. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
@@ -151,22 +156,22 @@ export function toErrorResponse(thrown: unknown, context: InvocationContext): Ht
     if (err.status >= 500) context.error(err);
     return problemResponse(err.status, err.code, err.message, err.extra);
   }
-  if (isRedisUnavailable(err)) {
-    context.warn(`Redis unavailable: ${err.name}: ${err.message}`);
+  const unavailable = isRedisUnavailable(err)
+    ? { code: 'redis_unavailable', detail: 'The data store is temporarily unavailable. Retry later.' }
+    : err instanceof QueueUnavailableError
+      ? { code: 'queue_unavailable', detail: 'The work queue is temporarily unavailable. Retry later.' }
+      : undefined;
+  if (unavailable) {
+    context.warn(`${unavailable.code}: ${err.name}: ${err.message}`);
     let retryAfter = 5;
     try {
       retryAfter = getConfig().retryAfterSeconds;
     } catch {
       // A broken config is reported elsewhere; the default still tells clients when to retry.
     }
-    return problemResponse(
-      503,
-      'redis_unavailable',
-      'The data store is temporarily unavailable. Retry later.',
-      {
-        headers: { 'Retry-After': String(retryAfter) },
-      },
-    );
+    return problemResponse(503, unavailable.code, unavailable.detail, {
+      headers: { 'Retry-After': String(retryAfter) },
+    });
   }
   context.error(err);
   return problemResponse(500, 'internal_error', 'An unexpected error occurred.');

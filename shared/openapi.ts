@@ -257,15 +257,34 @@ export const operations: Operation[] = [
     responses: {
       202: { description: 'Accepted', schema: LoadAccepted, headers: ['Location'] },
       ...errors,
-      409: problem('Another load is running'),
+      409: problem('Another load is making progress'),
       422: problem('Idempotency key reused'),
+      503: {
+        ...problem('Redis or the work queue is unavailable; nothing was claimed, so a retry starts the load'),
+        headers: ['Retry-After'],
+      },
+    },
+  },
+  {
+    method: 'delete',
+    path: '/biglist/loads/{loadId}',
+    operationId: 'cancelBiglistLoad',
+    summary: 'Cancel a load in progress (its data is removed; the published list stays)',
+    tag: 'biglist',
+    pathParams: LoadPath,
+    responses: {
+      200: { description: 'Cancelled (also when it already was)', schema: LoadStatus },
+      ...errors,
+      404: problem('Unknown load'),
+      409: problem('The load already completed or failed'),
     },
   },
   {
     method: 'get',
     path: '/biglist/loads/{loadId}',
     operationId: 'getBiglistLoad',
-    summary: "A load's progress",
+    summary:
+      "A load's progress; a load with no progress for BIGLIST_STALL_SECONDS reads (and becomes) failed",
     tag: 'biglist',
     pathParams: LoadPath,
     responses: {

@@ -21,6 +21,8 @@ export interface HttpOptions {
   routePrefix: string;
   /** When set, routes with authLevel function/admin need it as `x-functions-key` or `?code=`. */
   functionKey: string | undefined;
+  /** Largest request body; a larger one is refused (413) while it streams in, never buffered whole. */
+  maxBodyBytes: number;
   /** Sends a function's non-HTTP outputs (queue messages) after a successful invocation. */
   sendOutputs: (
     fn: RegisteredFunction,
@@ -47,14 +49,49 @@ export function httpRoutes(fns: RegisteredFunction[]): HttpRoute[] {
   return routes.sort((a, b) => compareRoutes(a.route, b.route));
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/** A request body past the limit. */
+class BodyTooLargeError extends Error {}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((ok, fail) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        // Stop holding anything: the rest of the body is never read.
+        req.off('data', onData);
+        req.pause();
+        chunks.length = 0;
+        fail(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
     req.on('end', () => {
       ok(Buffer.concat(chunks));
     });
     req.on('error', fail);
+  });
+}
+
+/** Answers 413 and closes the connection, so the client stops sending the rest of the body. */
+function tooLarge(res: ServerResponse, max: number): void {
+  const body = JSON.stringify({
+    type: 'https://httpstatuses.io/413',
+    title: 'Content Too Large',
+    status: 413,
+    detail: `The local runner takes request bodies of up to ${max} bytes.`,
+    code: 'body_too_large',
+  });
+  res.writeHead(413, {
+    'Content-Type': 'application/problem+json',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+  });
+  res.end(body, () => {
+    res.socket?.destroy();
   });
 }
 
@@ -131,7 +168,26 @@ export function httpListener(
       for (const [k, v] of Object.entries(req.headers)) {
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       }
-      const body = await readBody(req);
+      const declared = Number(req.headers['content-length'] ?? 0);
+      const refuse = () => {
+        tooLarge(res, options.maxBodyBytes);
+        options.log(
+          'information',
+          `${method} ${url.pathname} -> 413 (body over ${options.maxBodyBytes} bytes)`,
+        );
+      };
+      if (declared > options.maxBodyBytes) {
+        refuse();
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, options.maxBodyBytes);
+      } catch (err) {
+        if (!(err instanceof BodyTooLargeError)) throw err;
+        refuse();
+        return;
+      }
       const trigger = Object.entries(hit.r.fn.metadata.bindings).find(([, b]) => b.type === 'httpTrigger');
       const http: HttpData = {
         method,

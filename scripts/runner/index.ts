@@ -14,7 +14,7 @@ import {
   runAppTerminate,
   type LogSink,
 } from './core.js';
-import { applyLocalSettings, readHostSettings } from './hostConfig.js';
+import { applyLocalSettings, readHostSettings, type HostSettings } from './hostConfig.js';
 import { httpListener, httpRoutes } from './httpServer.js';
 import { QueueBindings } from './queues.js';
 
@@ -26,6 +26,12 @@ export interface RunnerOptions {
   host?: string;
   /** Lowest level printed: trace, debug, information, warning, error. */
   logLevel?: string;
+  /** Receives every log line instead of the console (tests read the runner's logs this way). */
+  log?: LogSink;
+  /** Overrides of host.json's queue settings (tests shorten retry delays this way). */
+  queues?: Partial<HostSettings['queues']>;
+  /** Largest request body accepted; larger ones are refused with 413 as they stream in. */
+  maxBodyBytes?: number;
 }
 
 /** A running local host. */
@@ -39,6 +45,8 @@ export interface Runner {
 }
 
 const LEVELS = ['trace', 'debug', 'information', 'warning', 'error', 'critical'];
+// The Functions host takes up to 100 MB; a development host has no reason to hold that much per request.
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 let loaded: Promise<void> | undefined;
 
 function sinkFor(level: string): LogSink {
@@ -65,8 +73,11 @@ async function loadApp(root: string): Promise<void> {
 export async function startLocalRunner(options: RunnerOptions): Promise<Runner> {
   const { root } = options;
   applyLocalSettings(root);
-  const log = sinkFor(options.logLevel ?? process.env.LOCAL_RUNNER_LOG_LEVEL ?? 'information');
-  const settings = readHostSettings(root);
+  const log = options.log ?? sinkFor(options.logLevel ?? process.env.LOCAL_RUNNER_LOG_LEVEL ?? 'information');
+  const hostSettings = readHostSettings(root);
+  const settings = { ...hostSettings, queues: { ...hostSettings.queues, ...options.queues } };
+  const maxBodyBytes =
+    options.maxBodyBytes ?? Number(process.env.LOCAL_RUNNER_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY);
   installCoreModule(log);
   loaded ??= loadApp(root).then(initProgrammingModel);
   await loaded;
@@ -78,6 +89,7 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
     httpListener(httpRoutes(fns), {
       routePrefix: settings.routePrefix,
       functionKey: process.env.LOCAL_RUNNER_FUNCTION_KEY || undefined,
+      maxBodyBytes,
       sendOutputs: (fn, outputs) => queues.sendOutputs(fn, outputs),
       log,
     }),
@@ -87,7 +99,7 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
     server.once('error', fail);
     server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', ok);
   });
-  await queues.start(fns);
+  queues.start(fns);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   log(

@@ -44,7 +44,10 @@ export class QueueBindings {
           `queue binding: setting "${setting}" is not set; the local runner needs a connection string (e.g. UseDevelopmentStorage=true)`,
         );
       }
-      client = QueueServiceClient.fromConnectionString(value).getQueueClient(queueName);
+      // Short SDK retries: the listener loop retries by itself, and a send should fail within seconds.
+      client = QueueServiceClient.fromConnectionString(value, {
+        retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+      }).getQueueClient(queueName);
       this.#clients.set(key, client);
     }
     return client;
@@ -80,8 +83,12 @@ export class QueueBindings {
     }
   }
 
-  /** Starts polling the queue of every `queueTrigger` function. */
-  async start(fns: RegisteredFunction[]): Promise<void> {
+  /**
+   * Starts polling the queue of every `queueTrigger` function. As the host does, a listener whose storage
+   * is unreachable keeps retrying (with backoff) instead of giving up, and re-creates its queue when it
+   * disappears; the HTTP functions are served meanwhile.
+   */
+  start(fns: RegisteredFunction[]): void {
     for (const fn of fns) {
       const entry = Object.entries(fn.metadata.bindings).find(([, b]) => b.type === 'queueTrigger');
       if (!entry) continue;
@@ -92,9 +99,8 @@ export class QueueBindings {
       try {
         client = this.client(bindingText(binding, 'connection'), queueName);
         poison = this.client(bindingText(binding, 'connection'), `${queueName}-poison`);
-        await this.#ensure(client);
       } catch (err) {
-        // The HTTP functions stay usable; only this trigger is off, and the log says why.
+        // A missing setting cannot fix itself: this trigger is off, and the log says why.
         this.options.log(
           'error',
           `${fn.metadata.name}: queue trigger disabled: ${err instanceof Error ? err.message : String(err)}`,
@@ -122,6 +128,7 @@ export class QueueBindings {
     const { batchSize, newBatchThreshold, maxPollingIntervalMs } = this.options.settings;
     const running = new Set<Promise<void>>();
     let delay = 100;
+    let failing = false;
     while (!this.#stopping) {
       // As the host: fetch a new batch only once the running count has fallen to newBatchThreshold.
       if (running.size > newBatchThreshold) {
@@ -130,19 +137,25 @@ export class QueueBindings {
       }
       let items: DequeuedMessageItem[];
       try {
+        await this.#ensure(client);
         items = (
           await client.receiveMessages({
             numberOfMessages: batchSize,
             visibilityTimeout: PROCESSING_VISIBILITY_S,
           })
         ).receivedMessageItems;
+        if (failing) this.options.log('information', `${fn.metadata.name}: polling works again`);
+        failing = false;
       } catch (err) {
-        this.options.log('warning', `${fn.metadata.name}: polling failed: ${String(err)}`);
+        // Storage down, or the queue deleted: keep trying, and create the queue again when it is back.
+        if ((err as { statusCode?: number }).statusCode === 404) this.#created.delete(client.url);
+        if (!failing) this.options.log('warning', `${fn.metadata.name}: polling failed: ${String(err)}`);
+        failing = true;
         items = [];
       }
       if (items.length === 0) {
         await this.#sleepUnlessStopped(delay);
-        delay = Math.min(delay * 2, maxPollingIntervalMs);
+        delay = Math.min(delay * 2, Math.max(maxPollingIntervalMs, failing ? 2000 : 0));
         continue;
       }
       delay = 100;
@@ -200,6 +213,9 @@ export class QueueBindings {
     };
     const triggerMetadata: Record<string, TypedData> = {};
     for (const [k, v] of Object.entries(metadata)) triggerMetadata[k] = { json: JSON.stringify(v) };
+    const started = Date.now();
+    const took = () => `${Date.now() - started} ms`;
+    const what = `${name}: message ${item.messageId} (dequeue count ${item.dequeueCount})`;
     try {
       const response = await invoke(fn, {
         inputData: [{ name: bindingName, data: { string: text } }],
@@ -207,8 +223,10 @@ export class QueueBindings {
       });
       await this.sendOutputs(fn, response.outputData ?? []);
       await client.deleteMessage(item.messageId, item.popReceipt);
+      this.options.log('information', `${what} succeeded (${took()})`);
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
+      this.options.log('information', `${what} failed (${took()})`);
       if (item.dequeueCount >= maxDequeueCount) {
         this.options.log(
           'error',

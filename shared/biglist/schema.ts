@@ -47,7 +47,7 @@ export type LoaderMessage = z.infer<typeof LoaderMessage>;
 /** A load's progress as the API reports it. */
 export const LoadStatus = z.object({
   loadId: Id,
-  state: z.enum(['queued', 'running', 'completed', 'failed']),
+  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
   count: z.int(),
   segmentSize: z.int(),
   loaded: z.int(),

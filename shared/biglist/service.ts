@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../errors.js';
+import { getConfig } from '../config.js';
+import { AppError, ensureError } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
-import { getRedis } from '../redis/client.js';
+import { getRedis, type Redis } from '../redis/client.js';
+import { sendMessages } from '../storage/queue.js';
 import {
+  BIGLIST_QUEUE,
   BiglistPage,
   CurrentLoad,
   DEFAULT_SEGMENT_SIZE,
@@ -11,17 +14,21 @@ import {
   type StartLoadInput,
 } from './schema.js';
 import {
+  attemptToken,
   claimLoad,
+  cleanUp,
   commitAttempt,
-  failLoad,
+  endLoad,
   isCommitted,
   markSegmentDone,
   readCurrent,
   readLoad,
   readRanges,
-  removeLoadData,
+  removeAttempts,
+  removeEarlierAttempts,
   removeSegment,
   segmentKey,
+  stalledReason,
   startSegment,
   writeAttempt,
   type SegmentRange,
@@ -38,6 +45,16 @@ export interface Log {
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
 }
+
+/** Which delivery of a queue message this is. */
+export interface Delivery {
+  /** 1 for the first delivery. */
+  dequeueCount: number;
+  /** The queue message id (the same for every delivery of one message), when the trigger gives it. */
+  messageId?: string;
+}
+
+const silent: Log = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The load's shape: how many segments of which size, the newest possibly shorter. */
 function plan(count: number, segmentSize: number): CurrentLoad & { loadId: string } {
@@ -74,7 +91,24 @@ function initialMessages(load: CurrentLoad): LoaderMessage[] {
   return out;
 }
 
-/** Starts a load of 1..count; 409 while another load runs. Returns the messages to enqueue. */
+/**
+ * Removes the data of ended loads queued for clean-up. It runs after every state change that queues
+ * some and whenever the loader is touched, so work interrupted by an outage resumes once Redis is back.
+ */
+async function tidy(redis: Redis, log: Log): Promise<void> {
+  try {
+    await cleanUp(redis);
+  } catch (err) {
+    // Nothing is lost: the loads stay queued for clean-up and the next call resumes.
+    log.warn(`biglist: clean-up deferred: ${ensureError(err).message}`);
+  }
+}
+
+/**
+ * Starts a load of 1..count: claims the loader (409 while another load makes progress) and sends the
+ * load's messages. If the queue does not take them in time the load is ended at once and the error
+ * (503) propagates: nothing is left claimed, so a retry really starts the load.
+ */
 export async function startLoad(
   input: StartLoadInput,
   now = Date.now(),
@@ -83,6 +117,7 @@ export async function startLoad(
     ...plan(input.count, input.segmentSize ?? DEFAULT_SEGMENT_SIZE),
     loadId: randomBytes(6).toString('hex'),
   };
+  const { biglistStallMs, redis: redisConfig } = getConfig();
   const redis = await getRedis();
   const claim = await claimLoad(
     redis,
@@ -96,22 +131,32 @@ export async function startLoad(
       createdAt: String(now),
     },
     now,
+    biglistStallMs,
   );
   if (claim.status === 'busy') {
     throw new AppError(409, 'load_in_progress', `Load ${claim.other} is still running; one load at a time.`, {
       headers: { Location: `/api/biglist/loads/${claim.other}` },
     });
   }
-  if (claim.other) await removeFailed(claim.other);
-  return { loadId: load.loadId, segments: load.segments, messages: initialMessages(load) };
+  const messages = initialMessages(load);
+  try {
+    await sendMessages(BIGLIST_QUEUE, messages, redisConfig.deadlineMs || 2000);
+  } catch (err) {
+    // Messages sent before the failure find the load ended and are dropped by the loader.
+    await endLoad(redis, load.loadId, {
+      state: 'failed',
+      reason: 'its messages could not be enqueued',
+      now: Date.now(),
+    }).catch(() => undefined);
+    throw err;
+  }
+  await tidy(redis, silent);
+  return { loadId: load.loadId, segments: load.segments, messages };
 }
 
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
 
-/** A load's progress; 404 when unknown (or long replaced). */
-export async function getLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
-  const { state, done } = await readLoad(await getRedis(), loadId);
-  if (!state.state) throw new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
+function toStatus(loadId: string, state: Record<string, string>, done: number, now: number): LoadStatus {
   const total = Number(state.segments);
   const loaded = Number(state.loaded ?? 0);
   const started = state.startedAt ? Number(state.startedAt) : undefined;
@@ -131,6 +176,47 @@ export async function getLoad(loadId: string, now = Date.now()): Promise<LoadSta
   };
 }
 
+/**
+ * A load's progress; 404 when unknown (or long replaced). A load that made no progress for
+ * BIGLIST_STALL_SECONDS is failed here (and its data queued for removal), so it never looks running forever.
+ */
+export async function getLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
+  const redis = await getRedis();
+  let { state, done } = await readLoad(redis, loadId);
+  if (!state.state) throw new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
+  if (state.state === 'queued' || state.state === 'running') {
+    const stallMs = getConfig().biglistStallMs;
+    const after = await endLoad(redis, loadId, {
+      state: 'failed',
+      reason: stalledReason(stallMs),
+      now,
+      onlyIfStallMs: stallMs,
+    });
+    if (after === 'failed') {
+      await tidy(redis, silent);
+      ({ state, done } = await readLoad(redis, loadId));
+    }
+  }
+  return toStatus(loadId, state, done, now);
+}
+
+/** Cancels a load in progress: no further segment is written, its data is removed, the published list stays. */
+export async function cancelLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
+  const redis = await getRedis();
+  const after = await endLoad(redis, loadId, { state: 'cancelled', reason: 'cancelled', now });
+  if (after === '') throw new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
+  if (after !== 'cancelled') {
+    throw new AppError(
+      409,
+      'load_finished',
+      `Load ${loadId} is already ${after}; only a load in progress can be cancelled.`,
+    );
+  }
+  await tidy(redis, silent);
+  const { state, done } = await readLoad(redis, loadId);
+  return toStatus(loadId, state, done, now);
+}
+
 /** What a delivery asks the trigger to do besides succeeding: enqueue more, or dead-letter this one. */
 export interface Outcome {
   enqueue: LoaderMessage[];
@@ -138,14 +224,16 @@ export interface Outcome {
 }
 
 /**
- * Handles one queue message. Writes go to a private attempt key that is renamed into place only if no
- * other delivery committed first, so a message delivered twice (even concurrently) never duplicates or
- * loses a value. Transient failures throw for the host to retry; on the last delivery the load is
- * marked failed first. A malformed message is dead-lettered at once, before any write.
+ * Handles one queue message. Writes go to a private attempt key (named after the message and delivery)
+ * that is renamed into place only if complete and no other delivery committed first, so a message
+ * delivered twice (even concurrently) never duplicates or loses a value; what an earlier, crashed
+ * delivery of the same message left half-written is removed first. Transient failures throw for the host
+ * to retry; on the last delivery the load is marked failed first (and if Redis cannot be reached then,
+ * the stall rule ends it once it is back). A malformed message is dead-lettered at once, before any write.
  */
 export async function processMessage(
   raw: unknown,
-  dequeueCount: number,
+  delivery: Delivery,
   log: Log,
   now = () => Date.now(),
 ): Promise<Outcome> {
@@ -157,21 +245,29 @@ export async function processMessage(
     );
     const loadId = (raw as { loadId?: unknown } | null)?.loadId;
     if (typeof loadId === 'string' && ID_PATTERN.test(loadId))
-      await abandon(loadId, 'a segment message was malformed', now());
+      await abandon(redis, loadId, 'a segment message was malformed', now(), log);
     return { enqueue: [], poison: true };
   }
   const msg = parsed.data;
   const { state } = await readLoad(redis, msg.loadId);
-  if (!state.state || state.state === 'completed' || state.state === 'failed') {
-    log.warn(`biglist: load ${msg.loadId} is ${state.state ?? 'unknown'}; message ignored`);
-    return { enqueue: [], poison: false };
-  }
   const load: CurrentLoad = {
     loadId: msg.loadId,
     count: Number(state.count),
     segmentSize: Number(state.segmentSize),
     segments: Number(state.segments),
   };
+  if (state.state !== 'queued' && state.state !== 'running') {
+    log.warn(`biglist: load ${msg.loadId} is ${state.state ?? 'unknown'}; message ignored`);
+    if (state.state !== undefined && msg.kind === 'segment') {
+      const finalKey = segmentKey(load.loadId, msg.index, load.segments);
+      // What earlier deliveries of this message left half-written goes whatever the load's fate.
+      await removeEarlierAttempts(redis, finalKey, delivery.messageId, delivery.dequeueCount + 1);
+      // A delivery that committed and then crashed may have left this segment behind the clean-up.
+      if (state.state !== 'completed') await removeSegment(redis, finalKey);
+    }
+    await tidy(redis, log);
+    return { enqueue: [], poison: false };
+  }
   const expected = msg.kind === 'segment' ? segmentMessages(load, msg.index, msg.index)[0] : undefined;
   const consistent =
     msg.kind === 'fanout'
@@ -182,19 +278,23 @@ export async function processMessage(
         expected.end === msg.end;
   if (!consistent) {
     log.error(`biglist: message does not match load ${msg.loadId}; dead-lettered`);
-    await abandon(msg.loadId, 'a segment message did not match its load', now());
+    await abandon(redis, msg.loadId, 'a segment message did not match its load', now(), log);
     return { enqueue: [], poison: true };
   }
   if (msg.kind === 'fanout') return { enqueue: segmentMessages(load, msg.from, msg.to), poison: false };
 
+  const finalKey = segmentKey(load.loadId, msg.index, load.segments);
   try {
     await startSegment(redis, load.loadId, now());
-    const finalKey = segmentKey(load.loadId, msg.index, load.segments);
+    await removeEarlierAttempts(redis, finalKey, delivery.messageId, delivery.dequeueCount);
     if (await isCommitted(redis, finalKey)) {
       log.log(`biglist: segment ${msg.index} of ${load.loadId} already written (redelivery)`);
     } else {
-      const attempt = await writeAttempt(redis, finalKey, msg.start, msg.end);
-      if ((await commitAttempt(redis, attempt, finalKey)) === 'duplicate') {
+      const token = attemptToken(delivery.messageId, delivery.dequeueCount);
+      const attempt = await writeAttempt(redis, load.loadId, finalKey, token, msg.start, msg.end);
+      const committed = await commitAttempt(redis, attempt, finalKey, msg.end - msg.start + 1);
+      if (committed === 'incomplete') throw new Error(`segment ${msg.index} was cut short; retrying`);
+      if (committed === 'duplicate') {
         log.log(
           `biglist: segment ${msg.index} of ${load.loadId} was committed by another delivery; discarded this copy`,
         );
@@ -202,50 +302,45 @@ export async function processMessage(
     }
     const done = await markSegmentDone(redis, load, msg.index, msg.end - msg.start + 1, now());
     const newest = msg.index === load.segments - 1;
-    if (done.status === 'failed' || done.status === 'unknown' || (done.status === 'completed' && newest)) {
-      // The load failed (or finished) while this delivery was writing: what it committed is an orphan
-      // that the clean-up at the next load's start may already have missed.
+    if (
+      done.status === 'failed' ||
+      done.status === 'cancelled' ||
+      done.status === 'unknown' ||
+      (done.status === 'completed' && newest)
+    ) {
+      // The load ended while this delivery was writing: what it committed is an orphan that the
+      // clean-up may already have passed.
       await removeSegment(redis, finalKey);
     }
     if (done.status === 'published') {
       log.log(`biglist: load ${load.loadId} published (${load.count} values in ${load.segments} segments)`);
-      await removeReplaced(done.previous, log);
+      // Copies left by crashed or duplicate deliveries are garbage now; the TTL is only the backstop.
+      await removeAttempts(redis, load.loadId).catch((e: unknown) => {
+        log.warn(`biglist: removing attempt copies of ${load.loadId} deferred: ${ensureError(e).message}`);
+      });
     }
+    if (done.status !== 'pending') await tidy(redis, log);
     return { enqueue: [], poison: false };
   } catch (err) {
-    if (dequeueCount >= MAX_DEQUEUE_COUNT) {
-      await failLoad(redis, load.loadId, `segment ${msg.index} failed ${dequeueCount} times`, now()).catch(
-        () => undefined,
-      );
+    if (delivery.dequeueCount >= MAX_DEQUEUE_COUNT) {
+      await endLoad(redis, load.loadId, {
+        state: 'failed',
+        reason: `segment ${msg.index} failed ${delivery.dequeueCount} times`,
+        now: now(),
+      }).catch((e: unknown) => {
+        // Not dropped: with no segment finishing, the stall rule fails the load once Redis answers.
+        log.error(`biglist: could not mark load ${load.loadId} failed: ${ensureError(e).message}`);
+      });
     }
     throw err;
   }
 }
 
 /** Marks a load failed, frees the loader and drops what its segments wrote so far. */
-async function abandon(loadId: string, reason: string, now: number): Promise<void> {
-  await failLoad(await getRedis(), loadId, reason, now);
+async function abandon(redis: Redis, loadId: string, reason: string, now: number, log: Log): Promise<void> {
+  await endLoad(redis, loadId, { state: 'failed', reason, now });
   // Deliveries still writing clean up after themselves when they find the load failed.
-  await removeFailed(loadId);
-}
-
-/** Drops the data a failed (never published) load left behind. */
-async function removeFailed(loadId: string): Promise<void> {
-  const redis = await getRedis();
-  const { state } = await readLoad(redis, loadId);
-  if (state.state === 'failed') await removeLoadData(redis, loadId, Number(state.segments), false);
-}
-
-async function removeReplaced(previousJson: string, log: Log): Promise<void> {
-  if (!previousJson) return;
-  const previous = CurrentLoad.safeParse(JSON.parse(previousJson));
-  if (!previous.success) return;
-  try {
-    await removeLoadData(await getRedis(), previous.data.loadId, previous.data.segments, true);
-  } catch (err) {
-    // The new list is already published; leftovers of the old one cost memory, not correctness.
-    log.warn(`biglist: removing replaced load ${previous.data.loadId} failed: ${String(err)}`);
-  }
+  await tidy(redis, log);
 }
 
 interface Cursor {

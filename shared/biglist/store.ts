@@ -6,7 +6,7 @@ import {
   BIGLIST_CLAIM,
   BIGLIST_COMMIT,
   BIGLIST_DONE,
-  BIGLIST_FAIL,
+  BIGLIST_END,
   BIGLIST_READ_NEWEST,
   BIGLIST_START,
   runScript,
@@ -17,12 +17,13 @@ import type { CurrentLoad } from './schema.js';
 export const PUSH_BATCH = 10_000;
 /** LPUSH commands in flight per segment write: a bounded pipeline, never one giant one. */
 export const PUSH_IN_FLIGHT = 4;
-// A crashed delivery's half-written copy disappears by itself after this long.
+// Half-written copies are removed when their segment is next handled; this TTL is the backstop for
+// copies whose message never comes back.
 const ATTEMPT_TTL_MS = 15 * 60_000;
-// A load still queued after this long, with nothing started, no longer blocks a new one.
-const STALE_QUEUED_MS = 2 * 60_000;
-// Replaced loads keep their status (not their data) this long.
+// Ended loads keep their status (not their data) this long.
 const OLD_STATE_TTL_S = 7 * 86_400;
+// Loads cleaned up per call: bounds the work one request does for others.
+const CLEANUPS_PER_CALL = 4;
 
 /** The key holding segment `index` of a load: its newest segment is staged beside `biglist`. */
 export function segmentKey(loadId: string, index: number, segments: number): string {
@@ -34,24 +35,38 @@ function publishedSegmentKey(load: CurrentLoad, index: number): string {
   return index === load.segments - 1 ? keys.biglist() : keys.biglistSegment(load.loadId, index);
 }
 
-/** Claims the loader for a new load; 'busy' with the running load's id when one is in progress. */
+/**
+ * Claims the loader for a new load; 'busy' with the running load's id when one is in progress. A load
+ * that made no progress for `stallMs` does not block: it is failed and queued for clean-up.
+ */
 export async function claimLoad(
   redis: Redis,
   loadId: string,
   fields: Record<string, string>,
   now: number,
+  stallMs: number,
 ): Promise<{ status: 'ok' | 'busy'; other: string }> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const seen = (await redis.get(keys.biglistActive())) ?? '';
     const reply = (await runScript(
       redis,
       BIGLIST_CLAIM,
-      [keys.biglistActive(), keys.biglistLoad(loadId), keys.biglistLoad(seen || loadId)],
-      [loadId, String(now), String(STALE_QUEUED_MS), seen, ...Object.entries(fields).flat()],
+      [
+        keys.biglistActive(),
+        keys.biglistLoad(loadId),
+        keys.biglistLoad(seen || loadId),
+        keys.biglistCleanup(),
+      ],
+      [loadId, String(now), String(stallMs), seen, stalledReason(stallMs), ...Object.entries(fields).flat()],
     )) as [string, string];
     if (reply[0] !== 'retry') return { status: reply[0] === 'ok' ? 'ok' : 'busy', other: reply[1] };
   }
   return { status: 'busy', other: '' };
+}
+
+/** The error recorded on a load that stalled. */
+export function stalledReason(stallMs: number): string {
+  return `no progress for ${Math.round(stallMs / 1000)} s`;
 }
 
 /** A load's state hash and, while running, how many segments are done. */
@@ -76,32 +91,61 @@ export async function isCommitted(redis: Redis, key: string): Promise<boolean> {
   return (await redis.exists(key)) === 1;
 }
 
+/** A token naming one delivery: the message id and dequeue count, or a random one without an id. */
+export function attemptToken(messageId: string | undefined, dequeueCount: number): string {
+  if (messageId !== undefined && /^[A-Za-z0-9_-]{1,50}$/.test(messageId))
+    return `${messageId}-${dequeueCount}`;
+  return randomBytes(8).toString('hex');
+}
+
+/** Removes what earlier deliveries of the same message left half-written (they crashed or timed out). */
+export async function removeEarlierAttempts(
+  redis: Redis,
+  finalKey: string,
+  messageId: string | undefined,
+  dequeueCount: number,
+): Promise<void> {
+  if (messageId === undefined || dequeueCount <= 1) return;
+  const doomed = Array.from({ length: dequeueCount - 1 }, (_, i) =>
+    keys.biglistAttempt(finalKey, attemptToken(messageId, i + 1)),
+  );
+  // One UNLINK per key: attempt keys share their segment's slot, but stay simple and cluster-proof.
+  await Promise.all(doomed.map((k) => redis.unlink(k)));
+}
+
 /**
- * Writes values start..end (ascending, so the head holds the largest) into a private attempt key with
- * variadic LPUSHes, at most PUSH_IN_FLIGHT in flight; memory stays bounded whatever the segment size.
+ * Writes values start..end (ascending, so the head holds the largest) into the delivery's private attempt
+ * key with variadic LPUSHes, at most PUSH_IN_FLIGHT in flight; memory stays bounded whatever the segment
+ * size. Only the first push may create the key (with its TTL, in one MULTI); the others are LPUSHX, so a
+ * copy removed meanwhile (by a later delivery) is never recreated without a TTL.
  */
 export async function writeAttempt(
   redis: Redis,
+  loadId: string,
   finalKey: string,
+  token: string,
   start: number,
   end: number,
 ): Promise<string> {
-  const attempt = keys.biglistAttempt(finalKey, randomBytes(8).toString('hex'));
+  const attempt = keys.biglistAttempt(finalKey, token);
+  // Listed before it exists, so that the clean-up of an ended load finds every copy its deliveries made.
+  await redis.sAdd(keys.biglistAttempts(loadId), attempt);
   const batch = (from: number) => {
     const to = Math.min(end, from + PUSH_BATCH - 1);
     const values = new Array<string>(to - from + 1);
     for (let i = 0; i < values.length; i++) values[i] = String(from + i);
     return values;
   };
-  // The first batch and the expiry go in one MULTI: a copy can never exist without its TTL, even if
-  // the connection dies between the two.
   await redis.multi().lPush(attempt, batch(start)).pExpire(attempt, ATTEMPT_TTL_MS).exec();
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   for (let from = start + PUSH_BATCH; from <= end && failure === undefined; from += PUSH_BATCH) {
     // Tracked pushes never reject: the first error is kept and thrown once, so none goes unhandled.
-    const tracked: Promise<void> = redis.lPush(attempt, batch(from)).then(
-      () => void inFlight.delete(tracked),
+    const tracked: Promise<void> = redis.lPushX(attempt, batch(from)).then(
+      (length) => {
+        if (length === 0) failure ??= new Error(`attempt ${attempt} was removed while being written`);
+        inFlight.delete(tracked);
+      },
       (err: unknown) => {
         failure ??= err;
         inFlight.delete(tracked);
@@ -115,13 +159,15 @@ export async function writeAttempt(
   return attempt;
 }
 
-/** Moves a finished attempt into place; 'duplicate' when another delivery committed first. */
+/** Moves a finished attempt of `length` values into place; 'duplicate' when another delivery committed first. */
 export async function commitAttempt(
   redis: Redis,
   attempt: string,
   finalKey: string,
-): Promise<'committed' | 'duplicate'> {
-  return (await runScript(redis, BIGLIST_COMMIT, [attempt, finalKey], [])) as 'committed' | 'duplicate';
+  length: number,
+): Promise<'committed' | 'duplicate' | 'incomplete'> {
+  return (await runScript(redis, BIGLIST_COMMIT, [attempt, finalKey], [String(length)])) as
+    'committed' | 'duplicate' | 'incomplete';
 }
 
 /** Records a finished segment; the call that completes the load publishes it and gets the previous load. */
@@ -142,44 +188,79 @@ export async function markSegmentDone(
       keys.biglist(),
       keys.biglistCurrent(),
       keys.biglistActive(),
+      keys.biglistCleanup(),
     ],
     [String(index), String(size), load.loadId, String(now), JSON.stringify(load)],
   )) as [string, string];
   return { status: reply[0], previous: reply[1] };
 }
 
-/** Marks a load failed and frees the loader for the next one. */
-export async function failLoad(redis: Redis, loadId: string, reason: string, now: number): Promise<void> {
-  await runScript(
-    redis,
-    BIGLIST_FAIL,
-    [keys.biglistLoad(loadId), keys.biglistActive()],
-    [loadId, reason, String(now)],
+/**
+ * Ends a load in progress as `failed` or `cancelled`, frees the loader and queues its data for clean-up,
+ * atomically; with `onlyIfStallMs`, only if it made no progress for that long. Returns the load's state
+ * afterwards ('' when unknown).
+ */
+export async function endLoad(
+  redis: Redis,
+  loadId: string,
+  end: { state: 'failed' | 'cancelled'; reason: string; now: number; onlyIfStallMs?: number },
+): Promise<string> {
+  return String(
+    await runScript(
+      redis,
+      BIGLIST_END,
+      [keys.biglistLoad(loadId), keys.biglistActive(), keys.biglistCleanup()],
+      [
+        loadId,
+        end.state,
+        end.reason,
+        String(end.now),
+        end.onlyIfStallMs === undefined ? '' : String(end.onlyIfStallMs),
+      ],
+    ),
   );
 }
 
-/** Removes a replaced or failed load's data (its newest segment was overwritten or never published). */
-export async function removeLoadData(
-  redis: Redis,
-  loadId: string,
-  segments: number,
-  keepNewest: boolean,
-): Promise<void> {
-  const doomed = Array.from({ length: segments - 1 }, (_, i) => keys.biglistSegment(loadId, i));
-  if (!keepNewest) doomed.push(keys.biglistStaged(loadId));
-  // One UNLINK per key: on a cluster the segments live in different hash slots.
-  for (let i = 0; i < doomed.length; i += 1000) {
-    await Promise.all(doomed.slice(i, i + 1000).map((k) => redis.unlink(k)));
-  }
-  await Promise.all([
-    redis.unlink(keys.biglistDone(loadId)),
-    redis.expire(keys.biglistLoad(loadId), OLD_STATE_TTL_S),
+/**
+ * Removes the data of loads queued for clean-up (failed, cancelled or replaced), a few per call; a load
+ * leaves the queue only once its keys are gone, so an interrupted clean-up is picked up by the next call.
+ * The published list is never touched: its newest segment is `biglist` itself.
+ */
+export async function cleanUp(redis: Redis): Promise<number> {
+  const [ids, current] = await Promise.all([
+    redis.sRandMemberCount(keys.biglistCleanup(), CLEANUPS_PER_CALL),
+    redis.get(keys.biglistCurrent()),
   ]);
+  for (const loadId of ids) {
+    if (current?.includes(`"loadId":"${loadId}"`)) {
+      // Never the published list, whatever put its id here.
+      await redis.sRem(keys.biglistCleanup(), loadId);
+      continue;
+    }
+    const segments = Number((await redis.hGet(keys.biglistLoad(loadId), 'segments')) ?? 0);
+    await removeAttempts(redis, loadId);
+    const doomed = [keys.biglistStaged(loadId), keys.biglistDone(loadId)];
+    for (let i = 0; i < segments - 1; i++) doomed.push(keys.biglistSegment(loadId, i));
+    // One UNLINK per key: on a cluster the segments live in different hash slots.
+    for (let i = 0; i < doomed.length; i += 1000) {
+      await Promise.all(doomed.slice(i, i + 1000).map((k) => redis.unlink(k)));
+    }
+    await redis.expire(keys.biglistLoad(loadId), OLD_STATE_TTL_S);
+    await redis.sRem(keys.biglistCleanup(), loadId);
+  }
+  return ids.length;
 }
 
-/** Removes one segment key (an orphan committed after its load failed or finished). */
-export async function removeSegment(redis: Redis, key: string): Promise<void> {
-  await redis.unlink(key);
+/** Removes every attempt copy a load's deliveries made (all garbage once the load is published or ended). */
+export async function removeAttempts(redis: Redis, loadId: string): Promise<void> {
+  const attempts = await redis.sMembers(keys.biglistAttempts(loadId));
+  await Promise.all(attempts.map((k) => redis.unlink(k)));
+  await redis.unlink(keys.biglistAttempts(loadId));
+}
+
+/** Removes one segment key and its delivery's attempt (left by a delivery of a load that ended meanwhile). */
+export async function removeSegment(redis: Redis, key: string, attempt?: string): Promise<void> {
+  await Promise.all([redis.unlink(key), ...(attempt ? [redis.unlink(attempt)] : [])]);
 }
 
 /** The published load, if any. */

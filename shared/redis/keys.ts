@@ -38,15 +38,19 @@ export const keys = {
   biglistCurrent: () => `{${listTag()}}:current`,
   /** `{biglist}:active` String: id of the load in progress (one at a time). */
   biglistActive: () => `{${listTag()}}:active`,
+  /** `{biglist}:cleanup` Set: ids of failed, cancelled or replaced loads whose data is still to be removed. */
+  biglistCleanup: () => `{${listTag()}}:cleanup`,
   /** `{biglist}:load:{id}` Hash: a load's state and progress. */
   biglistLoad: (loadId: string) => `{${listTag()}}:load:${checked(loadId)}`,
+  /** `{biglist}:load:{id}:attempts` Set: names of the load's attempt keys, for the clean-up of an ended load. */
+  biglistAttempts: (loadId: string) => `{${listTag()}}:load:${checked(loadId)}:attempts`,
   /** `{biglist}:load:{id}:done` Set: indexes of the load's finished segments. */
   biglistDone: (loadId: string) => `{${listTag()}}:load:${checked(loadId)}:done`,
   /** `{biglist}:staged:{id}` List: the load's newest segment, renamed to `biglist` on publish. */
   biglistStaged: (loadId: string) => `{${listTag()}}:staged:${checked(loadId)}`,
   /** `biglist:{id:n}` List: an older segment of a load, in its own hash slot. */
   biglistSegment: (loadId: string, index: number) => `${listTag()}:{${checked(loadId)}:${index}}`,
-  /** A delivery's private copy of a segment, renamed to the segment key when complete. */
+  /** A delivery's private copy of a segment (token: message id and dequeue count), renamed into place when complete. */
   biglistAttempt: (finalKey: string, token: string) => `${finalKey}:attempt:${checked(token)}`,
   /** `idempotency:{scope}:{key}` String: the stored outcome of a request, kept 24 hours. */
   idempotency: (scope: string, key: string) => `${prefix()}idempotency:${scope}:${checked(key)}`,

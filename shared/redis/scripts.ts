@@ -178,25 +178,33 @@ export function linesHash(lines: Record<string, string>): string {
   return createHash('sha1').update(body).digest('hex');
 }
 
+// A load in progress is stale once nothing happened for the stall time: no segment finished, none started.
+const BIGLIST_LUA = `
+local function stale(st, now, stall_ms)
+  local last = math.max(tonumber(st[2] or '0'), tonumber(st[3] or '0'), tonumber(st[4] or '0'))
+  return now - last > stall_ms
+end
+`;
+
 /**
- * KEYS: active, new load state, state of the load the caller saw active (or the new one).
- * ARGV: load id, now ms, stale ms, id the caller saw active or '', then field, value pairs.
- * Claims the loader for a new load unless another load is genuinely in progress.
+ * KEYS: active, new load state, state of the load the caller saw active (or the new one), cleanup set.
+ * ARGV: load id, now ms, stall ms, id the caller saw active or '', reason for a stale load, then field,
+ * value pairs. Claims the loader for a new load unless another load is genuinely in progress; a stale
+ * one is failed and queued for clean-up in the same step.
  */
-export const BIGLIST_CLAIM = script(`
+export const BIGLIST_CLAIM = script(`${BIGLIST_LUA}
 local active = redis.call('GET', KEYS[1]) or ''
 if active ~= ARGV[4] then return {'retry', active} end
 if active ~= '' then
-  local st = redis.call('HMGET', KEYS[3], 'state', 'createdAt', 'startedAt')
-  local stale = st[1] == false or st[1] == 'completed' or st[1] == 'failed'
-    or (st[1] == 'queued' and st[3] == false and tonumber(ARGV[2]) - tonumber(st[2] or '0') > tonumber(ARGV[3]))
-  if not stale then return {'busy', active} end
-  if st[1] == 'queued' then
-    redis.call('HSET', KEYS[3], 'state', 'failed', 'error', 'never started', 'finishedAt', ARGV[2])
+  local st = redis.call('HMGET', KEYS[3], 'state', 'createdAt', 'startedAt', 'progressAt')
+  if st[1] == 'queued' or st[1] == 'running' then
+    if not stale(st, tonumber(ARGV[2]), tonumber(ARGV[3])) then return {'busy', active} end
+    redis.call('HSET', KEYS[3], 'state', 'failed', 'error', ARGV[5], 'finishedAt', ARGV[2])
+    redis.call('SADD', KEYS[4], active)
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 return {'ok', active}
 `);
 
@@ -210,11 +218,18 @@ end
 return state or ''
 `);
 
-/** KEYS: attempt, segment. Moves a finished attempt into place unless another delivery got there first. */
+/**
+ * KEYS: attempt, segment. ARGV: the segment's length. Moves a finished attempt into place unless another
+ * delivery got there first; an attempt of the wrong length (cut short, or partly removed) is discarded.
+ */
 export const BIGLIST_COMMIT = script(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('DEL', KEYS[1])
   return 'duplicate'
+end
+if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 'incomplete'
 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 redis.call('PERSIST', KEYS[2])
@@ -222,15 +237,17 @@ return 'committed'
 `);
 
 /**
- * KEYS: load state, done set, staged newest segment, biglist, current, active.
+ * KEYS: load state, done set, staged newest segment, biglist, current, active, cleanup set.
  * ARGV: segment index, segment size, load id, now ms, current JSON.
- * Records a finished segment; the one that completes the load publishes it atomically.
+ * Records a finished segment; the one that completes the load publishes it atomically and queues the
+ * load it replaced for clean-up.
  */
 export const BIGLIST_DONE = script(`
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'running' and state ~= 'queued' then return {state or 'unknown', ''} end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'loaded', ARGV[2])
+  redis.call('HSET', KEYS[1], 'progressAt', ARGV[4])
 end
 if redis.call('SCARD', KEYS[2]) < tonumber(redis.call('HGET', KEYS[1], 'segments')) then
   return {'pending', ''}
@@ -242,16 +259,24 @@ redis.call('SET', KEYS[5], ARGV[5])
 redis.call('HSET', KEYS[1], 'state', 'completed', 'finishedAt', ARGV[4])
 redis.call('DEL', KEYS[2])
 if redis.call('GET', KEYS[6]) == ARGV[3] then redis.call('DEL', KEYS[6]) end
+if previous ~= '' then redis.call('SADD', KEYS[7], cjson.decode(previous).loadId) end
 return {'published', previous}
 `);
 
-/** KEYS: load state, active. ARGV: load id, reason, now ms. Marks a load failed and frees the loader. */
-export const BIGLIST_FAIL = script(`
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'completed' or state == false then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[2], 'finishedAt', ARGV[3])
+/**
+ * KEYS: load state, active, cleanup set. ARGV: load id, final state (failed or cancelled), reason, now ms,
+ * stall ms or '' (then only a stale load is ended). Ends a load in progress, frees the loader and queues
+ * its data for clean-up, in one step; returns the state the load is in afterwards ('' when unknown).
+ */
+export const BIGLIST_END = script(`${BIGLIST_LUA}
+local st = redis.call('HMGET', KEYS[1], 'state', 'createdAt', 'startedAt', 'progressAt')
+if not st[1] then return '' end
+if st[1] ~= 'queued' and st[1] ~= 'running' then return st[1] end
+if ARGV[5] ~= '' and not stale(st, tonumber(ARGV[4]), tonumber(ARGV[5])) then return st[1] end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'error', ARGV[3], 'finishedAt', ARGV[4])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-return 1
+redis.call('SADD', KEYS[3], ARGV[1])
+return ARGV[2]
 `);
 
 /** KEYS: current, biglist. ARGV: start, stop. Reads the published load and a range of its newest segment together. */

@@ -1,5 +1,7 @@
 // The loader's exactly-once effect, driven directly (no queue), so deliveries can be made concurrent.
+import { QueueServiceClient } from '@azure/storage-queue';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
 import type * as Service from '../../shared/biglist/service.js';
 import { admin } from '../support/redis.js';
 
@@ -17,6 +19,12 @@ beforeAll(async () => {
   vi.resetModules();
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.REDIS_CLUSTER = 'false';
+  process.env.BIGLIST_STALL_SECONDS = '2';
+  // startLoad sends each load's messages; these tests hand them to processMessage themselves.
+  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
+  await QueueServiceClient.fromConnectionString(servers.azurite.connectionString)
+    .getQueueClient(BIGLIST_QUEUE)
+    .createIfNotExists();
   svc = await import('../../shared/biglist/service.js');
   await admin(port, (c) => c.flushAll());
 });
@@ -26,9 +34,12 @@ describe('biglist loader service', () => {
     const load = await svc.startLoad({ count: 25_000, segmentSize: 10_000 });
     expect(load.messages).toHaveLength(3);
     await Promise.all(
-      load.messages.flatMap((m) => [svc.processMessage(m, 1, log), svc.processMessage(m, 2, log)]),
+      load.messages.flatMap((m) => [
+        svc.processMessage(m, { dequeueCount: 1 }, log),
+        svc.processMessage(m, { dequeueCount: 2 }, log),
+      ]),
     );
-    await Promise.all(load.messages.map((m) => svc.processMessage(m, 3, log)));
+    await Promise.all(load.messages.map((m) => svc.processMessage(m, { dequeueCount: 3 }, log)));
     expect(logs.some((l) => /redelivery|another delivery/.test(l))).toBe(true);
 
     const status = await svc.getLoad(load.loadId);
@@ -51,21 +62,84 @@ describe('biglist loader service', () => {
     const load = await svc.startLoad({ count: 30_000, segmentSize: 10_000 });
     const dataKeys = async () => (await admin(port, (c) => c.keys('biglist*'))).sort();
     const before = await dataKeys();
-    expect(await svc.processMessage('not json at all', 1, log)).toEqual({ enqueue: [], poison: true });
+    expect(await svc.processMessage('not json at all', { dequeueCount: 1 }, log)).toEqual({
+      enqueue: [],
+      poison: true,
+    });
     expect(
       await svc.processMessage(
         { kind: 'segment', loadId: load.loadId, index: 0, start: 1, end: 999_999 },
-        1,
+        { dequeueCount: 1 },
         log,
       ),
     ).toEqual({ enqueue: [], poison: true });
     expect((await svc.getLoad(load.loadId)).state).toBe('failed');
     expect(await dataKeys()).toEqual(before);
     // A late delivery for the failed load is ignored, not written.
-    expect(await svc.processMessage(load.messages[0], 1, log)).toEqual({ enqueue: [], poison: false });
+    expect(await svc.processMessage(load.messages[0], { dequeueCount: 1 }, log)).toEqual({
+      enqueue: [],
+      poison: false,
+    });
     expect(
       (await admin(port, (c) => c.keys(`*${load.loadId}*`))).filter((k) => !k.includes(':load:')),
     ).toEqual([]);
+  });
+
+  it('removes what a crashed delivery left half-written as soon as the segment is handled again', async () => {
+    const load = await svc.startLoad({ count: 20_000, segmentSize: 10_000 });
+    const [first] = load.messages;
+    // Delivery 1 of message "msg-a" wrote 5 values and died; its copy would otherwise wait 15 minutes.
+    const crashed = `biglist:{${load.loadId}:0}:attempt:msg-a-1`;
+    await admin(port, async (c) => {
+      await c.lPush(crashed, ['1', '2', '3', '4', '5']);
+      await c.pExpire(crashed, 900_000);
+    });
+    await svc.processMessage(first, { dequeueCount: 2, messageId: 'msg-a' }, log);
+    await svc.processMessage(load.messages[1], { dequeueCount: 1, messageId: 'msg-b' }, log);
+    expect((await svc.getLoad(load.loadId)).state).toBe('completed');
+    expect(await admin(port, (c) => c.keys('*attempt*'))).toEqual([]);
+  });
+
+  it('never commits a copy that lost values, whatever removed them', async () => {
+    const store = await import('../../shared/biglist/store.js');
+    await admin(port, async (c) => {
+      await c.lPush('partial:attempt', ['3', '2', '1']);
+      const result = await store.commitAttempt(c as never, 'partial:attempt', 'partial:final', 10);
+      expect(result).toBe('incomplete');
+      expect(await c.exists(['partial:attempt', 'partial:final'])).toBe(0);
+    });
+  });
+
+  it('cancels a load in progress: no further segment is written, its data goes, the published list stays', async () => {
+    const published = (await svc.readPage(3, 'desc')).values;
+    const load = await svc.startLoad({ count: 30_000, segmentSize: 10_000 });
+    await svc.processMessage(load.messages[0], { dequeueCount: 1 }, log);
+    const cancelled = await svc.cancelLoad(load.loadId);
+    expect(cancelled).toMatchObject({ state: 'cancelled', error: 'cancelled' });
+    expect((await svc.cancelLoad(load.loadId)).state).toBe('cancelled');
+    for (const m of load.messages.slice(1)) await svc.processMessage(m, { dequeueCount: 1 }, log);
+    expect(
+      (await admin(port, (c) => c.keys(`*${load.loadId}*`))).filter((k) => !k.includes(':load:')),
+    ).toEqual([]);
+    expect((await svc.readPage(3, 'desc')).values).toEqual(published);
+    await expect(svc.cancelLoad('nosuchload')).rejects.toMatchObject({ status: 404 });
+    const next = await svc.startLoad({ count: 1000, segmentSize: 1000 });
+    await svc.processMessage(next.messages[0], { dequeueCount: 1 }, log);
+    await expect(svc.cancelLoad(next.loadId)).rejects.toMatchObject({ status: 409, code: 'load_finished' });
+  });
+
+  it('fails a load that makes no progress for the stall time, frees the loader and removes its data', async () => {
+    const load = await svc.startLoad({ count: 30_000, segmentSize: 10_000 });
+    await svc.processMessage(load.messages[0], { dequeueCount: 1 }, log);
+    await expect(svc.startLoad({ count: 10 })).rejects.toMatchObject({ status: 409 });
+    // The two other messages are lost: nothing will ever finish this load.
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(await svc.getLoad(load.loadId)).toMatchObject({ state: 'failed', error: 'no progress for 2 s' });
+    expect(
+      (await admin(port, (c) => c.keys(`*${load.loadId}*`))).filter((k) => !k.includes(':load:')),
+    ).toEqual([]);
+    const next = await svc.startLoad({ count: 10 });
+    await svc.cancelLoad(next.loadId);
   });
 
   it('fans large loads out in messages of at most 1000 segments', async () => {
@@ -76,7 +150,7 @@ describe('biglist loader service', () => {
       { kind: 'fanout', loadId: load.loadId, from: 1000, to: 1999 },
       { kind: 'fanout', loadId: load.loadId, from: 2000, to: 2499 },
     ]);
-    const out = await svc.processMessage(load.messages[2], 1, log);
+    const out = await svc.processMessage(load.messages[2], { dequeueCount: 1 }, log);
     expect(out.enqueue).toHaveLength(500);
     expect(out.enqueue.at(-1)).toEqual({
       kind: 'segment',

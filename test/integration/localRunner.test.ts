@@ -1,12 +1,16 @@
 import { resolve } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { request } from 'node:http';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startFaultProxy } from '../support/faultProxy.js';
+import { azuriteConnectionString } from '../support/servers.js';
 
 const servers = inject('servers');
 const root = resolve(import.meta.dirname, '..', 'fixtures', 'runnerApp');
 let runner: Runner;
 let queues: QueueServiceClient;
+const logs: string[] = [];
 
 interface Delivery {
   message: unknown;
@@ -48,7 +52,7 @@ beforeAll(async () => {
     await queues.getQueueClient(q).createIfNotExists();
     await queues.getQueueClient(q).clearMessages();
   }
-  runner = await startLocalRunner({ root, port: 0, logLevel: 'critical' });
+  runner = await startLocalRunner({ root, port: 0, log: (level, line) => logs.push(`${level}: ${line}`) });
 });
 
 afterAll(async () => {
@@ -119,6 +123,44 @@ describe('local runner: HTTP', () => {
     expect(await res.text()).toBe('');
   });
 
+  it('refuses a 100 MiB chunked body with 413 while it streams in, without holding it in memory', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 120);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${runner.url}/api/bytes`, { method: 'POST' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 100) {
+          sent++;
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end();
+      };
+      pump();
+    });
+    clearInterval(sampler);
+    expect(status).toBe(413);
+    expect((peak - before) / 2 ** 20).toBeLessThan(64);
+    // A declared length past the limit is refused before a byte of the body is read.
+    const declared = await fetch(`${runner.url}/api/bytes`, {
+      method: 'POST',
+      body: new Uint8Array(5 * 1024 * 1024),
+    });
+    expect(declared.status).toBe(413);
+    expect(await declared.json()).toMatchObject({ status: 413, code: 'body_too_large' });
+  });
+
   it('requires the function key on function-level routes when one is configured', async () => {
     expect((await fetch(`${runner.url}/api/secret`)).status).toBe(401);
     expect((await fetch(`${runner.url}/api/secret?code=wrong`)).status).toBe(401);
@@ -178,5 +220,72 @@ describe('local runner: storage queues', () => {
     const [poisoned] = (await queues.getQueueClient('runner-work-poison').peekMessages()).peekedMessageItems;
     expect(poisoned?.messageText).toBe('not base64!');
     expect((await state()).deliveries.length).toBe(before);
+  });
+});
+
+describe('local runner: storage faults', () => {
+  it('logs every queue invocation with its function, message id, dequeue count, duration and outcome', async () => {
+    const sent = await queues.getQueueClient('runner-work').sendMessage(b64(JSON.stringify({ n: 'logged' })));
+    const line = await until('log line', () =>
+      Promise.resolve(logs.find((l) => l.includes(sent.messageId) && l.includes('succeeded'))),
+    );
+    expect(line).toMatch(
+      new RegExp(
+        `^information: work: message ${sent.messageId} \\(dequeue count 1\\) succeeded \\(\\d+ ms\\)$`,
+      ),
+    );
+    await queues.getQueueClient('runner-fail').sendMessage(b64('logged-failure'));
+    await until('failure log line', () =>
+      Promise.resolve(
+        logs.find((l) => /^information: fail: message \S+ \(dequeue count 1\) failed \(\d+ ms\)$/.test(l)),
+      ),
+    );
+  });
+
+  it('creates its queue again when it disappears, and goes on delivering', async () => {
+    await queues.getQueueClient('runner-work').delete();
+    await until('queue re-created', async () =>
+      (await queues.getQueueClient('runner-work').exists()) ? true : undefined,
+    );
+    const sent = await queues.getQueueClient('runner-work').sendMessage(b64(JSON.stringify({ n: 'again' })));
+    await until('delivery after re-creation', async () =>
+      (await state()).deliveries.find((x) => x.id === sent.messageId),
+    );
+  });
+
+  it('keeps retrying when storage is down at start-up, and delivers once it is back', async () => {
+    // This runner reaches Azurite through a proxy that refuses connections; the first runner stops, so
+    // that only this one can take the message.
+    await runner.stop();
+    const proxy = await startFaultProxy(servers.azurite.queuePort);
+    await proxy.refuse();
+    const saved = process.env.AzureWebJobsStorage;
+    process.env.AzureWebJobsStorage = azuriteConnectionString(servers.azurite.blobPort, proxy.port);
+    const lines: string[] = [];
+    const second = await startLocalRunner({
+      root,
+      port: 0,
+      log: (level, line) => lines.push(`${level}: ${line}`),
+    });
+    try {
+      await until('a failed poll', () => Promise.resolve(lines.find((l) => l.includes('polling failed'))));
+      expect(lines.some((l) => l.includes('trigger disabled'))).toBe(false);
+      const sent = await queues.getQueueClient('runner-work').sendMessage(b64(JSON.stringify({ n: 'late' })));
+      await new Promise((r) => setTimeout(r, 1000));
+      await proxy.accept();
+      const got = await until(
+        'delivery after storage came back',
+        async () =>
+          ((await (await fetch(`${second.url}/api/state`)).json()) as State).deliveries.find(
+            (x) => x.id === sent.messageId,
+          ),
+        30_000,
+      );
+      expect(got.message).toEqual({ n: 'late' });
+    } finally {
+      await second.stop();
+      await proxy.close();
+      process.env.AzureWebJobsStorage = saved;
+    }
   });
 });
