@@ -30,6 +30,7 @@ interface LoadStatus {
   count: number;
   loaded: number;
   valuesPerSecond: number | null;
+  error?: string;
 }
 
 /** A failure that ends the demo with one clear line and exit code 1. */
@@ -138,11 +139,13 @@ async function main(opts: Options): Promise<void> {
   for (;;) {
     status = (await call('GET', `/biglist/loads/${loadId}`)).body as LoadStatus;
     bar?.update(status.loaded);
-    if (status.state === 'completed' || status.state === 'failed') break;
+    if (status.state !== 'queued' && status.state !== 'running') break;
     await new Promise((r) => setTimeout(r, 250));
   }
   bar?.stop();
-  if (status.state === 'failed') throw new DemoError(`load ${loadId} failed`);
+  if (status.state !== 'completed') {
+    throw new DemoError(`load ${loadId} ${status.state}${status.error ? `: ${status.error}` : ''}`);
+  }
   out.load = { loadId, ...status };
   say(
     `Loaded ${status.loaded.toLocaleString('en')} values at ${(status.valuesPerSecond ?? 0).toLocaleString('en')} values/s`,

@@ -24,7 +24,9 @@ export function idempotencyKey(request: HttpRequest): string | undefined {
 /**
  * Runs `produce` at most once per (scope, key) for 24 hours: a retry with the same key and body gets the
  * first response again (with `Idempotent-Replayed: true`); the same key with another body is 422.
- * Only successful responses are kept; a failure releases the key so the client can retry.
+ * Only what happened is recorded: a failure (4xx, 503, anything thrown) releases the key so that the retry
+ * really runs; a success is stored for replays, and if storing it fails the client still gets the success
+ * (the claim then expires after a minute), never an error for an action that was performed.
  */
 export async function withIdempotency(
   scope: string,
@@ -76,9 +78,9 @@ export async function withIdempotency(
       key,
       { state: 'done', fingerprint, status, headers, body: response.jsonBody },
       DAY_SECONDS,
-    );
+    ).catch(() => undefined);
   } else {
-    await release(redis, scope, key);
+    await release(redis, scope, key).catch(() => undefined);
   }
   return response;
 }
