@@ -27,6 +27,8 @@ interface Result {
   opsPerSec: number;
   p50: number;
   p99: number;
+  /** CPU time (user + system) of this process per operation, µs: steadier than ops/s on a shared machine. */
+  cpuUs: number;
 }
 
 const skuIds = Array.from({ length: LINES }, (_, i) => `bench-sku-${String(i).padStart(2, '0')}`);
@@ -119,6 +121,7 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
 
   const measure = async (op: Op, durationMs: number): Promise<Result> => {
     const latencies: number[] = [];
+    const cpu = process.cpuUsage();
     const end = performance.now() + durationMs;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, w) => {
@@ -129,10 +132,16 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
         }
       }),
     );
+    const used = process.cpuUsage(cpu);
     latencies.sort((a, b) => a - b);
     const at = (q: number) =>
       Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
-    return { opsPerSec: latencies.length / (durationMs / 1000), p50: at(0.5), p99: at(0.99) };
+    return {
+      opsPerSec: latencies.length / (durationMs / 1000),
+      p50: at(0.5),
+      p99: at(0.99),
+      cpuUs: Number(((used.user + used.system) / latencies.length).toFixed(1)),
+    };
   };
 
   const pair = ops[operation];
@@ -183,6 +192,7 @@ async function parent(): Promise<void> {
       const m = (v: Variant, f: keyof Result) => median((results.get(v) ?? []).map((x) => x[f]));
       const base = m('raw node-redis', 'opsPerSec');
       const off = m('handler, watchdog off', 'opsPerSec');
+      const offCpu = m('handler, watchdog off', 'cpuUs');
       for (const v of VARIANTS) {
         const ops = m(v, 'opsPerSec');
         rows.push([
@@ -191,8 +201,10 @@ async function parent(): Promise<void> {
           Math.round(ops),
           m(v, 'p50'),
           m(v, 'p99'),
+          m(v, 'cpuUs'),
           (ops / base).toFixed(2),
           v === 'raw node-redis' ? '' : (ops / off).toFixed(3),
+          v === 'raw node-redis' ? '' : (m(v, 'cpuUs') / offCpu).toFixed(3),
         ]);
       }
     }
@@ -202,7 +214,20 @@ async function parent(): Promise<void> {
   console.log(
     `\nconcurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${DURATION_MS / 1000} s per variant (medians, each in a fresh process), Node ${process.version}, local redis-server\n`,
   );
-  printTable(['operation', 'path', 'ops/s', 'p50 ms', 'p99 ms', 'vs raw', 'vs watchdog off'], rows);
+  printTable(
+    [
+      'operation',
+      'path',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/op',
+      'ops/s vs raw',
+      'ops/s vs watchdog off',
+      'CPU/op vs watchdog off',
+    ],
+    rows,
+  );
 }
 
 const [portArg, operationArg, variantArg] = process.argv.slice(2);
