@@ -1,11 +1,11 @@
 // The biglist loader and reader end to end: HTTP through the local runner, queue messages through
 // Azurite, data in a Redis of this file's own (so that it can be restarted mid-load).
 import { join, resolve } from 'node:path';
-import { QueueServiceClient } from '@azure/storage-queue';
+import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
 import { admin } from '../support/redis.js';
-import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import { emptyQueues, freePort, startRedis, type RedisProcess } from '../support/servers.js';
 
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -95,11 +95,7 @@ beforeAll(async () => {
   dir = join(servers.workDir, `biglist-${port}`);
   // AOF, so that a restart mid-load keeps what was written, as a managed Redis does.
   redis = await startRedis(port, dir, ['--appendonly', 'yes', '--appendfsync', 'always']);
-  queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  for (const q of [QUEUE, `${QUEUE}-poison`]) {
-    await queues.getQueueClient(q).createIfNotExists();
-    await queues.getQueueClient(q).clearMessages();
-  }
+  queues = await emptyQueues(servers.azurite.connectionString, [QUEUE, `${QUEUE}-poison`]);
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.REDIS_CLUSTER = 'false';
   process.env.AzureWebJobsStorage = servers.azurite.connectionString;

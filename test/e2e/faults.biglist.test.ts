@@ -2,13 +2,19 @@
 // retries, lost queue messages, a queue that cannot take messages, and cancellation. Queue retries and
 // the stall time are shortened so that each fault plays out in seconds rather than minutes.
 import { join, resolve } from 'node:path';
-import { QueueServiceClient } from '@azure/storage-queue';
+import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
-import { azuriteConnectionString, freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import {
+  azuriteConnectionString,
+  emptyQueues,
+  freePort,
+  startRedis,
+  type RedisProcess,
+} from '../support/servers.js';
 
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -56,11 +62,7 @@ beforeAll(async () => {
   // AOF, so that a load's state survives the restart, as it does on a managed Redis.
   await restartRedis();
   storage = await startFaultProxy(servers.azurite.queuePort);
-  queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  for (const q of [QUEUE, `${QUEUE}-poison`]) {
-    await queues.getQueueClient(q).createIfNotExists();
-    await queues.getQueueClient(q).clearMessages();
-  }
+  queues = await emptyQueues(servers.azurite.connectionString, [QUEUE, `${QUEUE}-poison`]);
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.REDIS_CLUSTER = 'false';
   process.env.BIGLIST_STALL_SECONDS = String(STALL_S);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { request } from 'node:http';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
 import { startFaultProxy } from '../support/faultProxy.js';
+import { until } from '../support/http.js';
 import { azuriteConnectionString } from '../support/servers.js';
 
 const servers = inject('servers');
@@ -27,16 +28,6 @@ interface State {
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const state = async (): Promise<State> => (await (await fetch(`${runner.url}/api/state`)).json()) as State;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function queueCount(name: string): Promise<number> {
   const q = queues.getQueueClient(name);

@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { QueueServiceClient } from '@azure/storage-queue';
 
 const run = promisify(execFile);
 // From test/support, or from dist/test/support when a compiled benchmark imports this file.
@@ -340,4 +341,14 @@ export function azuriteConnectionString(blobPort: number, queuePort: number): st
     `BlobEndpoint=http://127.0.0.1:${blobPort}/devstoreaccount1`,
     `QueueEndpoint=http://127.0.0.1:${queuePort}/devstoreaccount1`,
   ].join(';');
+}
+
+/** Creates each queue on Azurite if needed and empties it; returns a client for the account. */
+export async function emptyQueues(connectionString: string, names: string[]): Promise<QueueServiceClient> {
+  const queues = QueueServiceClient.fromConnectionString(connectionString);
+  for (const q of names) {
+    await queues.getQueueClient(q).createIfNotExists();
+    await queues.getQueueClient(q).clearMessages();
+  }
+  return queues;
 }
