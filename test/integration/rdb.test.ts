@@ -41,7 +41,7 @@ describe('list payloads against redis-server', () => {
     await client.configSet('rdbcompression', 'no');
     await built('rdb:built', head, tail);
     const dumped = await client.dump('rdb:built');
-    expect(Buffer.compare(dumped as Buffer, descendingListPayload(head, tail))).toBe(0);
+    expect(Buffer.compare(dumped, descendingListPayload(head, tail))).toBe(0);
   });
 
   it('restores payloads of 1..N values with every value in place and in order', async () => {
@@ -63,7 +63,7 @@ describe('list payloads against redis-server', () => {
   it('reads what DUMP returns with rdbcompression on (LZF-compressed nodes)', async () => {
     await client.configSet('rdbcompression', 'yes');
     await built('rdb:compressed', 300_000, 1);
-    const dumped = (await client.dump('rdb:compressed')) as Buffer;
+    const dumped = await client.dump('rdb:compressed');
     expect(dumped.length).toBeLessThan(descendingListPayload(300_000, 1).length);
     const out: ListValue[] = [];
     readListPayload(dumped, (v) => out.push(v));
