@@ -1,5 +1,5 @@
 import { app, output, type InvocationContext } from '@azure/functions';
-import { BIGLIST_QUEUE, LoadPath, ReadQuery, StartLoadInput } from '../shared/biglist/schema.js';
+import { BIGLIST_QUEUE, ExportQuery, LoadPath, ReadQuery, StartLoadInput } from '../shared/biglist/schema.js';
 import * as biglist from '../shared/biglist/service.js';
 import { json, parseJsonBody, parsePath, parseQuery, readBodyText, route } from '../shared/http.js';
 import { idempotencyKey, withIdempotency } from '../shared/idempotency/service.js';
@@ -41,6 +41,22 @@ export const readBiglist = route(async (request) => {
   return json(200, await biglist.readPage(limit ?? 100, order, cursor));
 });
 
+/** GET /api/biglist/export?order=desc|asc (Server B): the whole published list as text, streamed. */
+export const exportBiglist = route(async (request) => {
+  const { order } = parseQuery(request, ExportQuery);
+  const { load, lines } = await biglist.exportList(order);
+  return {
+    status: 200,
+    headers: {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Biglist-Load': load.loadId,
+      'X-Biglist-Count': String(load.count),
+    },
+    body: ReadableStream.from(lines),
+  };
+});
+
 /** Queue trigger (Server A): writes one segment per message, or fans out segment messages. */
 export async function loadBiglistSegment(message: unknown, context: InvocationContext): Promise<void> {
   const metadata = context.triggerMetadata ?? {};
@@ -76,6 +92,12 @@ app.http('getBiglistLoad', {
   handler: getBiglistLoad,
 });
 app.http('readBiglist', { route: 'biglist', methods: ['GET'], authLevel: 'function', handler: readBiglist });
+app.http('exportBiglist', {
+  route: 'biglist/export',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: exportBiglist,
+});
 app.storageQueue('loadBiglistSegment', {
   queueName: BIGLIST_QUEUE,
   connection: 'AzureWebJobsStorage',

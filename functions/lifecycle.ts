@@ -1,6 +1,11 @@
 import { app } from '@azure/functions';
 import { closeRedis } from '../shared/redis/client.js';
 
+// Requests and responses flow as streams between the host and this worker: the biglist export streams a
+// whole list, and request bodies are counted against MAX_BODY_BYTES as they arrive instead of being
+// buffered whole first. Needs Functions host 4.28 or later (Flex Consumption has it).
+app.setup({ enableHttpStream: true });
+
 // Close the shared client on graceful shutdown so in-flight replies are delivered, not cut off.
 app.hook.appTerminate(async () => {
   try {

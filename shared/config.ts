@@ -57,6 +57,7 @@ const EnvSchema = z.object({
   MAX_LINE_QUANTITY: positiveInt(1_000_000).default(999),
   MAX_BODY_BYTES: positiveInt(1_048_576).default(16_384),
   BIGLIST_STALL_SECONDS: positiveInt(86_400).default(60),
+  BIGLIST_WRITE_MODE: z.enum(['auto', 'restore', 'lpush']).default('auto'),
   // The Functions host's own storage setting: a connection string locally, or identity-based in Azure.
   AzureWebJobsStorage: z.string().min(1).optional(),
   AzureWebJobsStorage__queueServiceUri: z.url({ protocol: /^https?$/ }).optional(),
@@ -105,6 +106,8 @@ export interface AppConfig {
   maxBodyBytes: number;
   /** A load with no finished segment for this long is failed and frees the loader. */
   biglistStallMs: number;
+  /** How segments are written: RESTORE (verified first in auto, falling back to LPUSH) or LPUSH only. */
+  biglistWriteMode: 'auto' | 'restore' | 'lpush';
   storage: StorageConfig;
 }
 
@@ -199,6 +202,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     maxLineQuantity: e.MAX_LINE_QUANTITY,
     maxBodyBytes: e.MAX_BODY_BYTES,
     biglistStallMs: e.BIGLIST_STALL_SECONDS * 1000,
+    biglistWriteMode: e.BIGLIST_WRITE_MODE,
     storage: storageFrom(e),
   };
 }

@@ -80,10 +80,23 @@ export async function readBodyText(request: HttpRequest): Promise<string> {
   if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new AppError(415, 'unsupported_media_type', 'Send the body as application/json.');
   }
-  const text = await request.text();
-  if (Buffer.byteLength(text) > max)
-    throw new AppError(413, 'body_too_large', `The body must not exceed ${max} bytes.`);
-  return text;
+  // Read as a stream and counted as it arrives: a body past the limit is refused without being held whole.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader: ReadableStreamDefaultReader<Uint8Array> = request.body.getReader();
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      size += next.value.length;
+      if (size > max) {
+        await reader.cancel();
+        throw new AppError(413, 'body_too_large', `The body must not exceed ${max} bytes.`);
+      }
+      chunks.push(next.value);
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Parses a JSON body text against a schema: 400 for malformed JSON, unknown or invalid fields. */

@@ -1,5 +1,6 @@
 import {
   BiglistPage,
+  ExportQuery,
   LoadAccepted,
   LoadPath,
   LoadStatus,
@@ -52,7 +53,7 @@ export interface Operation {
   query?: z.ZodObject;
   headers?: Array<{ name: string; description: string }>;
   body?: Schema;
-  responses: Record<number, { description: string; schema?: Schema; headers?: string[] }>;
+  responses: Record<number, { description: string; schema?: Schema; headers?: string[]; text?: boolean }>;
 }
 
 const problem = (description: string) => ({ description, schema: Problem });
@@ -295,6 +296,24 @@ export const operations: Operation[] = [
   },
   {
     method: 'get',
+    path: '/biglist/export',
+    operationId: 'exportBiglist',
+    summary:
+      'The whole published list as text, one value per line, streamed; cut off (never mixed) if the list is replaced meanwhile',
+    tag: 'biglist',
+    query: ExportQuery,
+    responses: {
+      200: {
+        description: 'Every value of the published load, newest first (desc) or oldest first (asc)',
+        headers: ['X-Biglist-Load', 'X-Biglist-Count'],
+        text: true,
+      },
+      ...errors,
+      404: problem('Nothing published yet'),
+    },
+  },
+  {
+    method: 'get',
     path: '/biglist',
     operationId: 'readBiglist',
     summary: 'A page of the list, newest first by default',
@@ -356,6 +375,7 @@ export function openApiDocument(serverUrl = '/api'): Record<string, unknown> {
         description: r.description,
         ...(r.headers ? { headers } : {}),
         ...(r.schema ? { content: { [type]: { schema: jsonSchema(r.schema, 'output') } } } : {}),
+        ...(r.text ? { content: { 'text/plain': { schema: { type: 'string' } } } } : {}),
       };
     }
     (paths[op.path] ??= {})[op.method] = {

@@ -187,20 +187,23 @@ export async function runHooks(name: string, context: Record<string, unknown>): 
   for (const hook of hooks.get(name) ?? []) await hook(context);
 }
 
-/** Lets the programming model adjust capabilities and lock `app.setup`, as at worker start-up. */
-export async function initProgrammingModel(): Promise<void> {
+/**
+ * Lets the programming model adjust capabilities and lock `app.setup`, as at worker start-up; returns the
+ * capabilities it reports (`HttpUri` when the app enabled HTTP streaming).
+ */
+export async function initProgrammingModel(): Promise<Record<string, string>> {
   if (!programmingModel)
     throw new Error('The app registered no programming model: does it import @azure/functions?');
-  await programmingModel.getCapabilities?.({});
+  return (await programmingModel.getCapabilities?.({})) ?? {};
 }
 
 /** Invokes a function the way the worker does: model arguments, hooks, callback, model response. */
 export async function invoke(
   fn: RegisteredFunction,
   request: Omit<InvocationRequest, 'invocationId' | 'functionId'>,
+  invocationId: string = randomUUID(),
 ): Promise<InvocationResponse> {
   if (!programmingModel) throw new Error('no programming model registered');
-  const invocationId = randomUUID();
   const name = fn.metadata.name;
   const coreCtx: CoreInvocationContext = {
     invocationId,

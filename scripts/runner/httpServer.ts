@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   invoke,
   type HttpCookie,
@@ -23,6 +24,8 @@ export interface HttpOptions {
   functionKey: string | undefined;
   /** Largest request body; a larger one is refused (413) while it streams in, never buffered whole. */
   maxBodyBytes: number;
+  /** The app's own HTTP server when it enabled HTTP streaming (capability `HttpUri`); undefined otherwise. */
+  streamUri?: string | undefined;
   /** Sends a function's non-HTTP outputs (queue messages) after a successful invocation. */
   sendOutputs: (
     fn: RegisteredFunction,
@@ -122,6 +125,128 @@ function end(res: ServerResponse, status: number, headers: Record<string, string
   res.end();
 }
 
+// Hop-by-hop headers, never forwarded between the client, the runner and the app's proxy server.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+const INVOCATION_ID = 'x-ms-invocation-id';
+
+/**
+ * HTTP streaming, as the host does it for an app that called `app.setup({ enableHttpStream: true })`: the
+ * request goes to the app's own HTTP server (the capability `HttpUri`) with the invocation id, its body
+ * streamed as it arrives (within the size limit), while the invocation carries the route parameters and
+ * headers; the app answers on that server and the response is streamed back to the client, with
+ * back-pressure both ways. A function that fails before answering gets an empty 500; one that fails while
+ * its body streams gets its connection cut, so a partial body is never taken for a whole one.
+ */
+async function invokeStreaming(
+  fn: RegisteredFunction,
+  params: Record<string, string>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  headers: Record<string, string>,
+  options: HttpOptions,
+  refuse: () => void,
+  started: number,
+): Promise<void> {
+  const invocationId = randomUUID();
+  const name = fn.metadata.name;
+  const forwarded: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k)) forwarded[k] = v;
+  const target = new URL(`${url.pathname}${url.search}`, options.streamUri);
+  const proxyReq = httpRequest(target, {
+    method: req.method,
+    headers: {
+      ...forwarded,
+      [INVOCATION_ID]: invocationId,
+      'x-forwarded-host': headers.host ?? url.host,
+      'x-forwarded-proto': 'http',
+    },
+  });
+  const proxied = new Promise<IncomingMessage>((resolve, reject) => {
+    proxyReq.once('response', resolve);
+    proxyReq.once('error', reject);
+  });
+  proxied.catch(() => undefined);
+
+  // The request body flows through as it arrives, counted against the limit.
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > options.maxBodyBytes) {
+      req.pause();
+      proxyReq.destroy();
+      if (!res.headersSent) refuse();
+      return;
+    }
+    if (!proxyReq.write(chunk)) {
+      req.pause();
+      proxyReq.once('drain', () => req.resume());
+    }
+  });
+  req.once('end', () => proxyReq.end());
+  res.once('close', () => {
+    // The client went away: stop feeding the app.
+    if (!res.writableFinished) proxyReq.destroy();
+  });
+
+  const triggerMetadata: Record<string, TypedData> = {
+    Headers: { json: JSON.stringify(headers) },
+    Query: { json: JSON.stringify(Object.fromEntries(url.searchParams)) },
+  };
+  for (const [k, v] of Object.entries(params)) triggerMetadata[k] = { string: v };
+  const trigger = Object.entries(fn.metadata.bindings).find(([, b]) => b.type === 'httpTrigger');
+  const invocation = invoke(
+    fn,
+    {
+      inputData: [
+        { name: trigger?.[0] ?? 'req', data: { http: { method: req.method ?? 'GET', url: url.toString() } } },
+      ],
+      triggerMetadata,
+    },
+    invocationId,
+  );
+
+  let status = 500;
+  try {
+    const first = await Promise.race([proxied, invocation.then(() => proxied)]);
+    status = first.statusCode ?? 200;
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(first.headers)) {
+      if (v !== undefined && !HOP_BY_HOP.has(k) && k !== INVOCATION_ID) out[k] = v;
+    }
+    res.writeHead(status, out);
+    first.pipe(res);
+    const response = await invocation;
+    await options.sendOutputs(
+      fn,
+      (response.outputData ?? []).filter((o) => o.name && fn.metadata.bindings[o.name]?.type !== 'http'),
+    );
+  } catch (err) {
+    options.log(
+      'error',
+      `${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+    proxyReq.destroy();
+    if (!res.headersSent) end(res, 500);
+    // Headers are out: cutting the connection is the only way to tell the client the body is incomplete.
+    else res.destroy();
+  } finally {
+    options.log(
+      'information',
+      `${req.method ?? 'GET'} ${url.pathname} -> ${name} ${status} (${Date.now() - started} ms)`,
+    );
+  }
+}
+
 /** The node:http request listener that dispatches to the app's HTTP functions. */
 export function httpListener(
   routes: HttpRoute[],
@@ -178,6 +303,10 @@ export function httpListener(
       };
       if (declared > options.maxBodyBytes) {
         refuse();
+        return;
+      }
+      if (options.streamUri) {
+        await invokeStreaming(hit.r.fn, hit.params, req, res, url, headers, options, refuse, started);
         return;
       }
       let body: Buffer;

@@ -47,7 +47,8 @@ export interface Runner {
 const LEVELS = ['trace', 'debug', 'information', 'warning', 'error', 'critical'];
 // The Functions host takes up to 100 MB; a development host has no reason to hold that much per request.
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
-let loaded: Promise<void> | undefined;
+// The app's capabilities, once loaded: `HttpUri` is where its own HTTP server takes streamed requests.
+let loaded: Promise<Record<string, string>> | undefined;
 
 function sinkFor(level: string): LogSink {
   const min = Math.max(0, LEVELS.indexOf(level));
@@ -80,7 +81,7 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
     options.maxBodyBytes ?? Number(process.env.LOCAL_RUNNER_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY);
   installCoreModule(log);
   loaded ??= loadApp(root).then(initProgrammingModel);
-  await loaded;
+  const capabilities = await loaded;
   await runAppStart(root);
 
   const fns = registeredFunctions();
@@ -90,6 +91,7 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
       routePrefix: settings.routePrefix,
       functionKey: process.env.LOCAL_RUNNER_FUNCTION_KEY || undefined,
       maxBodyBytes,
+      streamUri: capabilities.HttpUri,
       sendOutputs: (fn, outputs) => queues.sendOutputs(fn, outputs),
       log,
     }),

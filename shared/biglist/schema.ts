@@ -44,10 +44,23 @@ export const LoaderMessage = z.discriminatedUnion('kind', [
 /** One queue message (type). */
 export type LoaderMessage = z.infer<typeof LoaderMessage>;
 
+/** Query of GET /biglist/export. */
+export const ExportQuery = z.strictObject({ order: z.enum(['desc', 'asc']).default('desc') });
+
+/** The states a load goes through. */
+export const LoadState = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+/** A load's state (type). */
+export type LoadState = z.infer<typeof LoadState>;
+
+/** How a segment was written: RESTORE of a serialized list, or pipelined variadic LPUSH. */
+export const WritePath = z.enum(['restore', 'lpush']);
+/** How a segment was written (type). */
+export type WritePath = z.infer<typeof WritePath>;
+
 /** A load's progress as the API reports it. */
 export const LoadStatus = z.object({
   loadId: Id,
-  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+  state: LoadState,
   count: z.int(),
   segmentSize: z.int(),
   loaded: z.int(),
@@ -55,6 +68,8 @@ export const LoadStatus = z.object({
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
   valuesPerSecond: z.number().nullable(),
+  /** Segments written by each path so far. */
+  writePath: z.object({ restore: z.int(), lpush: z.int() }),
   error: z.string().optional(),
 });
 /** A load's progress (type). */

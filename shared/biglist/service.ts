@@ -1,43 +1,63 @@
 import { randomBytes } from 'node:crypto';
 import { getConfig } from '../config.js';
-import { AppError, ensureError } from '../errors.js';
+import { AppError, ensureError, isRedisUnavailable } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
+import { readListPayload } from '../redis/rdb.js';
 import { sendMessages } from '../storage/queue.js';
 import {
+  belongsTo,
+  decodeCursor,
+  encodeCursor,
+  exportOrder,
+  initialMessages,
+  pageWindow,
+  planLoad,
+  rangesFor,
+  segmentMessages,
+} from './plan.js';
+import {
   BIGLIST_QUEUE,
-  BiglistPage,
-  CurrentLoad,
   DEFAULT_SEGMENT_SIZE,
   LoaderMessage,
+  type BiglistPage,
+  type CurrentLoad,
   type LoadStatus,
   type StartLoadInput,
+  type WritePath,
 } from './schema.js';
 import {
   attemptToken,
   claimLoad,
   cleanUp,
   commitAttempt,
+  dumpSegment,
   endLoad,
   isCommitted,
   markSegmentDone,
+  probeRestore,
+  pushAttempt,
   readCurrent,
   readLoad,
   readRanges,
   removeAttempts,
   removeEarlierAttempts,
   removeSegment,
+  restoreAttempt,
   segmentKey,
   stalledReason,
   startSegment,
-  writeAttempt,
-  type SegmentRange,
+  type LoadRecord,
 } from './store.js';
 
-/** Segment messages one fan-out message expands into (bounds each invocation's output). */
-export const FANOUT = 1000;
 /** host.json `extensions.queues.maxDequeueCount`: the delivery after which a failing message is poison. */
 export const MAX_DEQUEUE_COUNT = 5;
+/**
+ * Segments smaller than this are written with pipelined LPUSH even when RESTORE is available: below it
+ * RESTORE gains too little to matter (`npm run bench:biglist`), and the classic 10,000-value load stays
+ * the seed's LPUSH.
+ */
+export const RESTORE_MIN_VALUES = 50_000;
 
 /** Logging the loader needs (an InvocationContext fits). */
 export interface Log {
@@ -55,41 +75,6 @@ export interface Delivery {
 }
 
 const silent: Log = { log: () => undefined, warn: () => undefined, error: () => undefined };
-
-/** The load's shape: how many segments of which size, the newest possibly shorter. */
-function plan(count: number, segmentSize: number): CurrentLoad & { loadId: string } {
-  return { loadId: '', count, segmentSize, segments: Math.ceil(count / segmentSize) };
-}
-
-function segmentMessages(load: CurrentLoad, from: number, to: number): LoaderMessage[] {
-  const out: LoaderMessage[] = [];
-  for (let index = from; index <= to; index++) {
-    const start = index * load.segmentSize + 1;
-    out.push({
-      kind: 'segment',
-      loadId: load.loadId,
-      index,
-      start,
-      end: Math.min(load.count, start + load.segmentSize - 1),
-    });
-  }
-  return out;
-}
-
-/** The first messages of a load: its segments, or fan-out messages of FANOUT segments each. */
-function initialMessages(load: CurrentLoad): LoaderMessage[] {
-  if (load.segments <= FANOUT) return segmentMessages(load, 0, load.segments - 1);
-  const out: LoaderMessage[] = [];
-  for (let from = 0; from < load.segments; from += FANOUT) {
-    out.push({
-      kind: 'fanout',
-      loadId: load.loadId,
-      from,
-      to: Math.min(load.segments - 1, from + FANOUT - 1),
-    });
-  }
-  return out;
-}
 
 /**
  * Removes the data of ended loads queued for clean-up. It runs after every state change that queues
@@ -113,30 +98,26 @@ export async function startLoad(
   input: StartLoadInput,
   now = Date.now(),
 ): Promise<{ loadId: string; segments: number; messages: LoaderMessage[] }> {
-  const load = {
-    ...plan(input.count, input.segmentSize ?? DEFAULT_SEGMENT_SIZE),
-    loadId: randomBytes(6).toString('hex'),
-  };
+  const load = planLoad(
+    randomBytes(6).toString('hex'),
+    input.count,
+    input.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+  );
   const { biglistStallMs, redis: redisConfig } = getConfig();
   const redis = await getRedis();
-  const claim = await claimLoad(
-    redis,
-    load.loadId,
-    {
-      state: 'queued',
-      count: String(load.count),
-      segmentSize: String(load.segmentSize),
-      segments: String(load.segments),
-      loaded: '0',
-      createdAt: String(now),
-    },
-    now,
-    biglistStallMs,
-  );
+  const claim = await claimLoad(redis, load, now, biglistStallMs);
   if (claim.status === 'busy') {
-    throw new AppError(409, 'load_in_progress', `Load ${claim.other} is still running; one load at a time.`, {
-      headers: { Location: `/api/biglist/loads/${claim.other}` },
-    });
+    throw new AppError(
+      409,
+      'load_in_progress',
+      `Load ${claim.active} is still running; one load at a time.`,
+      {
+        headers: { Location: `/api/biglist/loads/${claim.active}` },
+      },
+    );
+  }
+  if (claim.status === 'contended') {
+    throw new AppError(409, 'load_in_progress', 'Other loads are being started right now; retry.');
   }
   const messages = initialMessages(load);
   try {
@@ -154,27 +135,27 @@ export async function startLoad(
   return { loadId: load.loadId, segments: load.segments, messages };
 }
 
-const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-function toStatus(loadId: string, state: Record<string, string>, done: number, now: number): LoadStatus {
-  const total = Number(state.segments);
-  const loaded = Number(state.loaded ?? 0);
-  const started = state.startedAt ? Number(state.startedAt) : undefined;
-  const end = state.finishedAt ? Number(state.finishedAt) : now;
-  const seconds = started === undefined ? 0 : (end - started) / 1000;
+function toStatus(loadId: string, r: LoadRecord, done: number, now: number): LoadStatus {
+  const seconds = r.startedAt === undefined ? 0 : ((r.finishedAt ?? now) - r.startedAt) / 1000;
   return {
     loadId,
-    state: state.state as LoadStatus['state'],
-    count: Number(state.count),
-    segmentSize: Number(state.segmentSize),
-    loaded,
-    segments: { total, done: state.state === 'completed' ? total : done },
-    startedAt: iso(state.startedAt),
-    finishedAt: iso(state.finishedAt),
-    valuesPerSecond: seconds > 0 ? Math.round(loaded / seconds) : null,
-    ...(state.error ? { error: state.error } : {}),
+    state: r.state,
+    count: r.count,
+    segmentSize: r.segmentSize,
+    loaded: r.loaded,
+    segments: { total: r.segments, done: r.state === 'completed' ? r.segments : done },
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    valuesPerSecond: seconds > 0 ? Math.round(r.loaded / seconds) : null,
+    writePath: r.written,
+    ...(r.error === undefined ? {} : { error: r.error }),
   };
 }
+
+const loadNotFound = (loadId: string) =>
+  new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
 
 /**
  * A load's progress; 404 when unknown (or long replaced). A load that made no progress for
@@ -182,9 +163,9 @@ function toStatus(loadId: string, state: Record<string, string>, done: number, n
  */
 export async function getLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
   const redis = await getRedis();
-  let { state, done } = await readLoad(redis, loadId);
-  if (!state.state) throw new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
-  if (state.state === 'queued' || state.state === 'running') {
+  let { record, done } = await readLoad(redis, loadId);
+  if (!record) throw loadNotFound(loadId);
+  if (record.state === 'queued' || record.state === 'running') {
     const stallMs = getConfig().biglistStallMs;
     const after = await endLoad(redis, loadId, {
       state: 'failed',
@@ -194,17 +175,18 @@ export async function getLoad(loadId: string, now = Date.now()): Promise<LoadSta
     });
     if (after === 'failed') {
       await tidy(redis, silent);
-      ({ state, done } = await readLoad(redis, loadId));
+      ({ record, done } = await readLoad(redis, loadId));
+      if (!record) throw loadNotFound(loadId);
     }
   }
-  return toStatus(loadId, state, done, now);
+  return toStatus(loadId, record, done, now);
 }
 
 /** Cancels a load in progress: no further segment is written, its data is removed, the published list stays. */
 export async function cancelLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
   const redis = await getRedis();
   const after = await endLoad(redis, loadId, { state: 'cancelled', reason: 'cancelled', now });
-  if (after === '') throw new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
+  if (after === '') throw loadNotFound(loadId);
   if (after !== 'cancelled') {
     throw new AppError(
       409,
@@ -213,8 +195,41 @@ export async function cancelLoad(loadId: string, now = Date.now()): Promise<Load
     );
   }
   await tidy(redis, silent);
-  const { state, done } = await readLoad(redis, loadId);
-  return toStatus(loadId, state, done, now);
+  const { record, done } = await readLoad(redis, loadId);
+  if (!record) throw loadNotFound(loadId);
+  return toStatus(loadId, record, done, now);
+}
+
+// The worker's verdict on RESTORE in `auto` mode, found once on the real server and kept for its life.
+let restoreVerdict: Promise<boolean> | undefined;
+
+/**
+ * Whether this worker writes big segments by RESTORE. `restore` and `lpush` are taken as said; `auto`
+ * restores a small list into a temporary key and reads it back on first use, and falls back to LPUSH for
+ * the life of the worker if the server refuses (version, checksum, an ACL without RESTORE, a proxy that
+ * blocks it) or answers anything else. Redis being unreachable decides nothing: the next segment asks again.
+ */
+async function restoreWorks(redis: Redis, log: Log): Promise<boolean> {
+  const mode = getConfig().biglistWriteMode;
+  if (mode !== 'auto') return mode === 'restore';
+  restoreVerdict ??= probeRestore(redis).then(
+    (ok) => {
+      if (ok) log.log('biglist: RESTORE verified on this server; large segments are written by RESTORE');
+      else log.warn('biglist: RESTORE gave back another list; falling back to LPUSH for this worker');
+      return ok;
+    },
+    (err: unknown) => {
+      if (isRedisUnavailable(err)) {
+        restoreVerdict = undefined;
+        throw err;
+      }
+      log.warn(
+        `biglist: RESTORE refused (${ensureError(err).message}); falling back to LPUSH for this worker`,
+      );
+      return false;
+    },
+  );
+  return restoreVerdict;
 }
 
 /** What a delivery asks the trigger to do besides succeeding: enqueue more, or dead-letter this one. */
@@ -224,12 +239,13 @@ export interface Outcome {
 }
 
 /**
- * Handles one queue message. Writes go to a private attempt key (named after the message and delivery)
- * that is renamed into place only if complete and no other delivery committed first, so a message
- * delivered twice (even concurrently) never duplicates or loses a value; what an earlier, crashed
- * delivery of the same message left half-written is removed first. Transient failures throw for the host
- * to retry; on the last delivery the load is marked failed first (and if Redis cannot be reached then,
- * the stall rule ends it once it is back). A malformed message is dead-lettered at once, before any write.
+ * Handles one queue message, validated before Redis is touched. Writes go to a private attempt key (named
+ * after the message and delivery) that is renamed into place only if complete and no other delivery
+ * committed first, so a message delivered twice (even concurrently) never duplicates or loses a value;
+ * what an earlier, crashed delivery of the same message left half-written is removed first. Transient
+ * failures throw for the host to retry; on the last delivery the load is marked failed first (and if Redis
+ * cannot be reached then, the stall rule ends it once it is back). A malformed message is dead-lettered at
+ * once, before any write.
  */
 export async function processMessage(
   raw: unknown,
@@ -238,45 +254,33 @@ export async function processMessage(
   now = () => Date.now(),
 ): Promise<Outcome> {
   const parsed = LoaderMessage.safeParse(raw);
-  const redis = await getRedis();
   if (!parsed.success) {
     log.error(
       `biglist: malformed message dead-lettered: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
     const loadId = (raw as { loadId?: unknown } | null)?.loadId;
-    if (typeof loadId === 'string' && ID_PATTERN.test(loadId))
-      await abandon(redis, loadId, 'a segment message was malformed', now(), log);
+    if (typeof loadId === 'string' && ID_PATTERN.test(loadId)) {
+      await abandon(await getRedis(), loadId, 'a segment message was malformed', now(), log);
+    }
     return { enqueue: [], poison: true };
   }
   const msg = parsed.data;
-  const { state } = await readLoad(redis, msg.loadId);
-  const load: CurrentLoad = {
-    loadId: msg.loadId,
-    count: Number(state.count),
-    segmentSize: Number(state.segmentSize),
-    segments: Number(state.segments),
-  };
-  if (state.state !== 'queued' && state.state !== 'running') {
-    log.warn(`biglist: load ${msg.loadId} is ${state.state ?? 'unknown'}; message ignored`);
-    if (state.state !== undefined && msg.kind === 'segment') {
-      const finalKey = segmentKey(load.loadId, msg.index, load.segments);
+  const redis = await getRedis();
+  const { record } = await readLoad(redis, msg.loadId);
+  if (!record || (record.state !== 'queued' && record.state !== 'running')) {
+    log.warn(`biglist: load ${msg.loadId} is ${record?.state ?? 'unknown'}; message ignored`);
+    if (record && msg.kind === 'segment') {
+      const finalKey = segmentKey(msg.loadId, msg.index, record.segments);
       // What earlier deliveries of this message left half-written goes whatever the load's fate.
       await removeEarlierAttempts(redis, finalKey, delivery.messageId, delivery.dequeueCount + 1);
       // A delivery that committed and then crashed may have left this segment behind the clean-up.
-      if (state.state !== 'completed') await removeSegment(redis, finalKey);
+      if (record.state !== 'completed') await removeSegment(redis, finalKey);
     }
     await tidy(redis, log);
     return { enqueue: [], poison: false };
   }
-  const expected = msg.kind === 'segment' ? segmentMessages(load, msg.index, msg.index)[0] : undefined;
-  const consistent =
-    msg.kind === 'fanout'
-      ? msg.from <= msg.to && msg.to < load.segments
-      : msg.index < load.segments &&
-        expected?.kind === 'segment' &&
-        expected.start === msg.start &&
-        expected.end === msg.end;
-  if (!consistent) {
+  const load = planLoad(msg.loadId, record.count, record.segmentSize);
+  if (!belongsTo(load, msg)) {
     log.error(`biglist: message does not match load ${msg.loadId}; dead-lettered`);
     await abandon(redis, msg.loadId, 'a segment message did not match its load', now(), log);
     return { enqueue: [], poison: true };
@@ -284,15 +288,22 @@ export async function processMessage(
   if (msg.kind === 'fanout') return { enqueue: segmentMessages(load, msg.from, msg.to), poison: false };
 
   const finalKey = segmentKey(load.loadId, msg.index, load.segments);
+  const size = msg.end - msg.start + 1;
   try {
     await startSegment(redis, load.loadId, now());
     await removeEarlierAttempts(redis, finalKey, delivery.messageId, delivery.dequeueCount);
+    let path: WritePath = 'lpush';
     if (await isCommitted(redis, finalKey)) {
       log.log(`biglist: segment ${msg.index} of ${load.loadId} already written (redelivery)`);
     } else {
       const token = attemptToken(delivery.messageId, delivery.dequeueCount);
-      const attempt = await writeAttempt(redis, load.loadId, finalKey, token, msg.start, msg.end);
-      const committed = await commitAttempt(redis, attempt, finalKey, msg.end - msg.start + 1);
+      const range = { start: msg.start, end: msg.end };
+      if (size >= RESTORE_MIN_VALUES && (await restoreWorks(redis, log))) path = 'restore';
+      const attempt =
+        path === 'restore'
+          ? await restoreAttempt(redis, load.loadId, finalKey, token, range)
+          : await pushAttempt(redis, load.loadId, finalKey, token, range);
+      const committed = await commitAttempt(redis, attempt, finalKey, size);
       if (committed === 'incomplete') throw new Error(`segment ${msg.index} was cut short; retrying`);
       if (committed === 'duplicate') {
         log.log(
@@ -300,7 +311,7 @@ export async function processMessage(
         );
       }
     }
-    const done = await markSegmentDone(redis, load, msg.index, msg.end - msg.start + 1, now());
+    const done = await markSegmentDone(redis, load, { index: msg.index, size, path }, now());
     const newest = msg.index === load.segments - 1;
     if (
       done.status === 'failed' ||
@@ -343,62 +354,8 @@ async function abandon(redis: Redis, loadId: string, reason: string, now: number
   await tidy(redis, log);
 }
 
-interface Cursor {
-  l: string;
-  p: number;
-  o: 'desc' | 'asc';
-}
-
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-function decodeCursor(text: string): Cursor {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    value = undefined;
-  }
-  const v = value as Partial<Cursor> | undefined;
-  if (
-    !v ||
-    typeof v.l !== 'string' ||
-    !ID_PATTERN.test(v.l) ||
-    !Number.isSafeInteger(v.p) ||
-    (v.p ?? -1) < 0 ||
-    (v.o !== 'desc' && v.o !== 'asc')
-  ) {
-    throw new AppError(400, 'invalid_cursor', 'The cursor is not one this API issued.');
-  }
-  return v as Cursor;
-}
-
-/** Maps positions [from, to] counted from the newest value to segment ranges, newest first. */
-function rangesFor(load: CurrentLoad, from: number, to: number): SegmentRange[] {
-  const newestSize = load.count - (load.segments - 1) * load.segmentSize;
-  const out: SegmentRange[] = [];
-  let p = from;
-  while (p <= to) {
-    let index: number;
-    let offset: number;
-    let size: number;
-    if (p < newestSize) {
-      index = load.segments - 1;
-      offset = p;
-      size = newestSize;
-    } else {
-      const q = p - newestSize;
-      index = load.segments - 2 - Math.floor(q / load.segmentSize);
-      offset = q % load.segmentSize;
-      size = load.segmentSize;
-    }
-    const stop = Math.min(size - 1, offset + (to - p));
-    out.push({ index, start: offset, stop });
-    p += stop - offset + 1;
-  }
-  return out;
-}
+const listReplaced = (why: string) =>
+  new AppError(410, 'list_replaced', `The list ${why}; start again without a cursor.`);
 
 /** A page of the published list in exact order (newest first by default), with a stable cursor. */
 export async function readPage(
@@ -407,41 +364,112 @@ export async function readPage(
   cursorText?: string,
 ): Promise<BiglistPage> {
   const cursor = cursorText === undefined ? undefined : decodeCursor(cursorText);
-  if (cursor && cursor.o !== order)
+  if (cursorText !== undefined && !cursor) {
+    throw new AppError(400, 'invalid_cursor', 'The cursor is not one this API issued.');
+  }
+  if (cursor && cursor.order !== order) {
     throw new AppError(400, 'invalid_cursor', 'The cursor belongs to the other order.');
+  }
   const redis = await getRedis();
-  const currentJson = await readCurrent(redis);
-  if (!currentJson) {
-    if (cursor)
-      throw new AppError(
-        410,
-        'list_replaced',
-        'The list this cursor belongs to is gone; start again without a cursor.',
-      );
+  const load = await readCurrent(redis);
+  if (!load) {
+    if (cursor) throw listReplaced('this cursor belongs to is gone');
     return { values: [], nextCursor: null };
   }
-  const load = CurrentLoad.parse(JSON.parse(currentJson));
-  if (cursor && cursor.l !== load.loadId) {
-    throw new AppError(
-      410,
-      'list_replaced',
-      'The list was replaced by a newer load; start again without a cursor.',
-    );
-  }
-  const offset = cursor?.p ?? 0;
-  const end = Math.min(load.count, offset + limit) - 1;
-  if (offset >= load.count) return { values: [], nextCursor: null };
-  // Positions in the requested order map to positions from the newest value.
-  const [from, to] = order === 'desc' ? [offset, end] : [load.count - 1 - end, load.count - 1 - offset];
-  const chunks = await readRanges(redis, load, rangesFor(load, from, to));
-  if (!chunks)
-    throw new AppError(
-      410,
-      'list_replaced',
-      'The list was replaced while reading; start again without a cursor.',
-    );
+  if (cursor && cursor.loadId !== load.loadId) throw listReplaced('was replaced by a newer load');
+  const window = pageWindow(load, order, cursor?.position ?? 0, limit);
+  if (!window) return { values: [], nextCursor: null };
+  const chunks = await readRanges(redis, load, rangesFor(load, window.from, window.to));
+  if (!chunks) throw listReplaced('was replaced while reading');
   const values = chunks.flat().map(Number);
   if (order === 'asc') values.reverse();
-  const next = end + 1 < load.count ? encodeCursor({ l: load.loadId, p: end + 1, o: order }) : null;
+  const next =
+    window.end + 1 < load.count
+      ? encodeCursor({ loadId: load.loadId, position: window.end + 1, order })
+      : null;
   return { values, nextCursor: next };
+}
+
+/** The export was cut short: the list it was reading was replaced. */
+export class ExportAbortedError extends Error {
+  override name = 'ExportAbortedError';
+}
+
+// Values per chunk of text handed to the response: about 600 KB, small against one segment's payload.
+const EXPORT_CHUNK_VALUES = 65_536;
+// The library that sends a streamed body does not wait for the socket to drain
+// (Azure/azure-functions-nodejs-library#294), so the export pauses while this process holds more than
+// this much unsent data, which bounds memory whatever the client's speed.
+const EXPORT_BACKLOG_BYTES = 64 * 1024 * 1024;
+
+/** Writes values[from..to) (or reversed) as decimal lines into a new Buffer. */
+function textOf(values: Int32Array, from: number, to: number, reverse: boolean): Buffer {
+  const buf = Buffer.allocUnsafe((to - from) * 12);
+  let at = 0;
+  const digits = new Uint8Array(11);
+  for (let k = 0; k < to - from; k++) {
+    let v = values[reverse ? to - 1 - k : from + k] ?? 0;
+    if (v < 0) {
+      buf[at++] = 45;
+      v = -v;
+    }
+    let n = 0;
+    do {
+      digits[n++] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    } while (v > 0);
+    while (n > 0) buf[at++] = digits[--n] ?? 48;
+    buf[at++] = 10;
+  }
+  return buf.subarray(0, at);
+}
+
+async function backlogBelowLimit(): Promise<void> {
+  while (process.memoryUsage().arrayBuffers > EXPORT_BACKLOG_BYTES) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The whole published list as text, one value per line, newest first (desc) or oldest first (asc). Each
+ * segment is read with one DUMP (the newest checked against `{biglist}:current` in the same script) and
+ * decoded here, one segment ahead of what is being sent; if the list is replaced meanwhile the stream
+ * fails with ExportAbortedError, so the response is cut off rather than mixing two loads. 404 when nothing
+ * is published.
+ */
+export async function exportList(
+  order: 'desc' | 'asc',
+): Promise<{ load: CurrentLoad; lines: AsyncGenerator<Buffer> }> {
+  const found = await readCurrent(await getRedis());
+  if (!found) throw new AppError(404, 'list_not_found', 'No list has been published yet.');
+  const load = found;
+  const indexes = exportOrder(load, order);
+  const dump = async (index: number | undefined) => {
+    if (index === undefined) return undefined;
+    const payload = await dumpSegment(await getRedis(), load, index);
+    if (!payload) throw new ExportAbortedError(`load ${load.loadId} was replaced during the export`);
+    return payload;
+  };
+  async function* lines(): AsyncGenerator<Buffer> {
+    let next = dump(indexes[0]);
+    for (let i = 0; i < indexes.length; i++) {
+      const payload = await next;
+      next = dump(indexes[i + 1]);
+      // Not left unhandled while this segment is being sent: the next await reports it.
+      next.catch(() => undefined);
+      if (!payload) break;
+      const values = new Int32Array(load.segmentSize);
+      let n = 0;
+      readListPayload(payload, (v) => {
+        values[n++] = typeof v === 'number' ? v : Number(v.toString());
+      });
+      // A segment holds its values newest first; ascending order reads it backwards.
+      for (let from = 0; from < n; from += EXPORT_CHUNK_VALUES) {
+        await backlogBelowLimit();
+        const to = Math.min(n, from + EXPORT_CHUNK_VALUES);
+        yield order === 'desc' ? textOf(values, from, to, false) : textOf(values, n - to, n - from, true);
+      }
+    }
+  }
+  return { load, lines: lines() };
 }

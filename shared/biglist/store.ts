@@ -1,17 +1,22 @@
 import { randomBytes } from 'node:crypto';
+import { RESP_TYPES } from 'redis';
 import { ensureError } from '../errors.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
+import { descendingListPayload } from '../redis/rdb.js';
 import {
   BIGLIST_CLAIM,
   BIGLIST_COMMIT,
   BIGLIST_DONE,
+  BIGLIST_DUMP_NEWEST,
   BIGLIST_END,
   BIGLIST_READ_NEWEST,
   BIGLIST_START,
   runScript,
+  type DoneReply,
 } from '../redis/scripts.js';
-import type { CurrentLoad } from './schema.js';
+import { parseCurrent, type SegmentRange } from './plan.js';
+import { LoadState, type CurrentLoad, type WritePath } from './schema.js';
 
 /** Values per LPUSH (variadic); with PUSH_IN_FLIGHT the best pair in `npm run bench:biglist`. */
 export const PUSH_BATCH = 10_000;
@@ -25,6 +30,40 @@ const OLD_STATE_TTL_S = 7 * 86_400;
 // Loads cleaned up per call: bounds the work one request does for others.
 const CLEANUPS_PER_CALL = 4;
 
+/** A load's record as stored in `{biglist}:load:{id}`, typed. */
+export interface LoadRecord {
+  state: LoadState;
+  count: number;
+  segmentSize: number;
+  segments: number;
+  loaded: number;
+  createdAt: number;
+  startedAt: number | undefined;
+  finishedAt: number | undefined;
+  error: string | undefined;
+  /** Segments written by each path. */
+  written: Record<WritePath, number>;
+}
+
+const optionalNumber = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
+function toRecord(h: Record<string, string>): LoadRecord | undefined {
+  const state = LoadState.safeParse(h.state);
+  if (!state.success) return undefined;
+  return {
+    state: state.data,
+    count: Number(h.count),
+    segmentSize: Number(h.segmentSize),
+    segments: Number(h.segments),
+    loaded: Number(h.loaded ?? 0),
+    createdAt: Number(h.createdAt ?? 0),
+    startedAt: optionalNumber(h.startedAt),
+    finishedAt: optionalNumber(h.finishedAt),
+    error: h.error,
+    written: { restore: Number(h.restoreSegments ?? 0), lpush: Number(h.lpushSegments ?? 0) },
+  };
+}
+
 /** The key holding segment `index` of a load: its newest segment is staged beside `biglist`. */
 export function segmentKey(loadId: string, index: number, segments: number): string {
   return index === segments - 1 ? keys.biglistStaged(loadId) : keys.biglistSegment(loadId, index);
@@ -35,33 +74,51 @@ function publishedSegmentKey(load: CurrentLoad, index: number): string {
   return index === load.segments - 1 ? keys.biglist() : keys.biglistSegment(load.loadId, index);
 }
 
+/** The outcome of claiming the loader. */
+export type Claim =
+  { status: 'ok'; replaced: string } | { status: 'busy'; active: string } | { status: 'contended' };
+
 /**
  * Claims the loader for a new load; 'busy' with the running load's id when one is in progress. A load
  * that made no progress for `stallMs` does not block: it is failed and queued for clean-up.
  */
 export async function claimLoad(
   redis: Redis,
-  loadId: string,
-  fields: Record<string, string>,
+  load: CurrentLoad,
   now: number,
   stallMs: number,
-): Promise<{ status: 'ok' | 'busy'; other: string }> {
+): Promise<Claim> {
+  const fields = {
+    state: 'queued',
+    count: String(load.count),
+    segmentSize: String(load.segmentSize),
+    segments: String(load.segments),
+    loaded: '0',
+    createdAt: String(now),
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     const seen = (await redis.get(keys.biglistActive())) ?? '';
-    const reply = (await runScript(
+    const reply = await runScript(
       redis,
       BIGLIST_CLAIM,
       [
         keys.biglistActive(),
-        keys.biglistLoad(loadId),
-        keys.biglistLoad(seen || loadId),
+        keys.biglistLoad(load.loadId),
+        keys.biglistLoad(seen || load.loadId),
         keys.biglistCleanup(),
       ],
-      [loadId, String(now), String(stallMs), seen, stalledReason(stallMs), ...Object.entries(fields).flat()],
-    )) as [string, string];
-    if (reply[0] !== 'retry') return { status: reply[0] === 'ok' ? 'ok' : 'busy', other: reply[1] };
+      [
+        load.loadId,
+        String(now),
+        String(stallMs),
+        seen,
+        stalledReason(stallMs),
+        ...Object.entries(fields).flat(),
+      ],
+    );
+    if (reply.status !== 'retry') return reply;
   }
-  return { status: 'busy', other: '' };
+  return { status: 'contended' };
 }
 
 /** The error recorded on a load that stalled. */
@@ -69,21 +126,21 @@ export function stalledReason(stallMs: number): string {
   return `no progress for ${Math.round(stallMs / 1000)} s`;
 }
 
-/** A load's state hash and, while running, how many segments are done. */
+/** A load's record (undefined when unknown) and, while running, how many segments are done. */
 export async function readLoad(
   redis: Redis,
   loadId: string,
-): Promise<{ state: Record<string, string>; done: number }> {
-  const [state, done] = await Promise.all([
+): Promise<{ record: LoadRecord | undefined; done: number }> {
+  const [hash, done] = await Promise.all([
     redis.hGetAll(keys.biglistLoad(loadId)),
     redis.sCard(keys.biglistDone(loadId)),
   ]);
-  return { state, done };
+  return { record: toRecord(hash), done };
 }
 
 /** Marks the load running (first segment); returns its state. */
 export async function startSegment(redis: Redis, loadId: string, now: number): Promise<string> {
-  return String(await runScript(redis, BIGLIST_START, [keys.biglistLoad(loadId)], [String(now)]));
+  return runScript(redis, BIGLIST_START, [keys.biglistLoad(loadId)], [String(now)]);
 }
 
 /** True when a segment was already committed (by an earlier delivery of the same message). */
@@ -109,8 +166,14 @@ export async function removeEarlierAttempts(
   const doomed = Array.from({ length: dequeueCount - 1 }, (_, i) =>
     keys.biglistAttempt(finalKey, attemptToken(messageId, i + 1)),
   );
-  // One UNLINK per key: attempt keys share their segment's slot, but stay simple and cluster-proof.
   await Promise.all(doomed.map((k) => redis.unlink(k)));
+}
+
+/** The attempt key of a delivery, listed for the clean-up of its load before it exists. */
+async function newAttempt(redis: Redis, loadId: string, finalKey: string, token: string): Promise<string> {
+  const attempt = keys.biglistAttempt(finalKey, token);
+  await redis.sAdd(keys.biglistAttempts(loadId), attempt);
+  return attempt;
 }
 
 /**
@@ -119,27 +182,24 @@ export async function removeEarlierAttempts(
  * size. Only the first push may create the key (with its TTL, in one MULTI); the others are LPUSHX, so a
  * copy removed meanwhile (by a later delivery) is never recreated without a TTL.
  */
-export async function writeAttempt(
+export async function pushAttempt(
   redis: Redis,
   loadId: string,
   finalKey: string,
   token: string,
-  start: number,
-  end: number,
+  range: { start: number; end: number },
 ): Promise<string> {
-  const attempt = keys.biglistAttempt(finalKey, token);
-  // Listed before it exists, so that the clean-up of an ended load finds every copy its deliveries made.
-  await redis.sAdd(keys.biglistAttempts(loadId), attempt);
+  const attempt = await newAttempt(redis, loadId, finalKey, token);
   const batch = (from: number) => {
-    const to = Math.min(end, from + PUSH_BATCH - 1);
+    const to = Math.min(range.end, from + PUSH_BATCH - 1);
     const values = new Array<string>(to - from + 1);
     for (let i = 0; i < values.length; i++) values[i] = String(from + i);
     return values;
   };
-  await redis.multi().lPush(attempt, batch(start)).pExpire(attempt, ATTEMPT_TTL_MS).exec();
+  await redis.multi().lPush(attempt, batch(range.start)).pExpire(attempt, ATTEMPT_TTL_MS).exec();
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
-  for (let from = start + PUSH_BATCH; from <= end && failure === undefined; from += PUSH_BATCH) {
+  for (let from = range.start + PUSH_BATCH; from <= range.end && failure === undefined; from += PUSH_BATCH) {
     // Tracked pushes never reject: the first error is kept and thrown once, so none goes unhandled.
     const tracked: Promise<void> = redis.lPushX(attempt, batch(from)).then(
       (length) => {
@@ -159,6 +219,42 @@ export async function writeAttempt(
   return attempt;
 }
 
+/**
+ * Writes values start..end into the delivery's private attempt key in one RESTORE of the serialized list
+ * (built here, one segment's payload in memory at a time), with the attempt's TTL.
+ */
+export async function restoreAttempt(
+  redis: Redis,
+  loadId: string,
+  finalKey: string,
+  token: string,
+  range: { start: number; end: number },
+): Promise<string> {
+  const attempt = await newAttempt(redis, loadId, finalKey, token);
+  await redis.restore(attempt, ATTEMPT_TTL_MS, descendingListPayload(range.end, range.start), {
+    REPLACE: true,
+  });
+  return attempt;
+}
+
+/**
+ * Checks that this server takes our serialized lists: restores a small one (values that use every
+ * integer encoding a load can produce) into a temporary key, reads it back and deletes it. Throws what the
+ * server answered when it refuses; false when it accepted something else than was sent.
+ */
+export async function probeRestore(redis: Redis): Promise<boolean> {
+  const probe = `{${keys.biglist()}}:probe:${randomBytes(6).toString('hex')}`;
+  const head = 8_388_610;
+  const tail = 8_388_590;
+  try {
+    await redis.restore(probe, 60_000, descendingListPayload(head, tail));
+    const back = await redis.lRange(probe, 0, -1);
+    return back.length === head - tail + 1 && back.every((v, i) => v === String(head - i));
+  } finally {
+    await redis.unlink(probe).catch(() => undefined);
+  }
+}
+
 /** Moves a finished attempt of `length` values into place; 'duplicate' when another delivery committed first. */
 export async function commitAttempt(
   redis: Redis,
@@ -166,19 +262,17 @@ export async function commitAttempt(
   finalKey: string,
   length: number,
 ): Promise<'committed' | 'duplicate' | 'incomplete'> {
-  return (await runScript(redis, BIGLIST_COMMIT, [attempt, finalKey], [String(length)])) as
-    'committed' | 'duplicate' | 'incomplete';
+  return runScript(redis, BIGLIST_COMMIT, [attempt, finalKey], [String(length)]);
 }
 
-/** Records a finished segment; the call that completes the load publishes it and gets the previous load. */
+/** Records a finished segment and how it was written; the call that completes the load publishes it. */
 export async function markSegmentDone(
   redis: Redis,
   load: CurrentLoad,
-  index: number,
-  size: number,
+  segment: { index: number; size: number; path: WritePath },
   now: number,
-): Promise<{ status: string; previous: string }> {
-  const reply = (await runScript(
+): Promise<DoneReply> {
+  return runScript(
     redis,
     BIGLIST_DONE,
     [
@@ -190,9 +284,15 @@ export async function markSegmentDone(
       keys.biglistActive(),
       keys.biglistCleanup(),
     ],
-    [String(index), String(size), load.loadId, String(now), JSON.stringify(load)],
-  )) as [string, string];
-  return { status: reply[0], previous: reply[1] };
+    [
+      String(segment.index),
+      String(segment.size),
+      load.loadId,
+      String(now),
+      JSON.stringify(load),
+      segment.path,
+    ],
+  );
 }
 
 /**
@@ -205,20 +305,25 @@ export async function endLoad(
   loadId: string,
   end: { state: 'failed' | 'cancelled'; reason: string; now: number; onlyIfStallMs?: number },
 ): Promise<string> {
-  return String(
-    await runScript(
-      redis,
-      BIGLIST_END,
-      [keys.biglistLoad(loadId), keys.biglistActive(), keys.biglistCleanup()],
-      [
-        loadId,
-        end.state,
-        end.reason,
-        String(end.now),
-        end.onlyIfStallMs === undefined ? '' : String(end.onlyIfStallMs),
-      ],
-    ),
+  return runScript(
+    redis,
+    BIGLIST_END,
+    [keys.biglistLoad(loadId), keys.biglistActive(), keys.biglistCleanup()],
+    [
+      loadId,
+      end.state,
+      end.reason,
+      String(end.now),
+      end.onlyIfStallMs === undefined ? '' : String(end.onlyIfStallMs),
+    ],
   );
+}
+
+/** Removes every attempt copy a load's deliveries made (all garbage once the load is published or ended). */
+export async function removeAttempts(redis: Redis, loadId: string): Promise<void> {
+  const attempts = await redis.sMembers(keys.biglistAttempts(loadId));
+  await Promise.all(attempts.map((k) => redis.unlink(k)));
+  await redis.unlink(keys.biglistAttempts(loadId));
 }
 
 /**
@@ -227,12 +332,13 @@ export async function endLoad(
  * The published list is never touched: its newest segment is `biglist` itself.
  */
 export async function cleanUp(redis: Redis): Promise<number> {
-  const [ids, current] = await Promise.all([
+  const [ids, currentJson] = await Promise.all([
     redis.sRandMemberCount(keys.biglistCleanup(), CLEANUPS_PER_CALL),
     redis.get(keys.biglistCurrent()),
   ]);
+  const current = parseCurrent(currentJson);
   for (const loadId of ids) {
-    if (current?.includes(`"loadId":"${loadId}"`)) {
+    if (current?.loadId === loadId) {
       // Never the published list, whatever put its id here.
       await redis.sRem(keys.biglistCleanup(), loadId);
       continue;
@@ -251,28 +357,14 @@ export async function cleanUp(redis: Redis): Promise<number> {
   return ids.length;
 }
 
-/** Removes every attempt copy a load's deliveries made (all garbage once the load is published or ended). */
-export async function removeAttempts(redis: Redis, loadId: string): Promise<void> {
-  const attempts = await redis.sMembers(keys.biglistAttempts(loadId));
-  await Promise.all(attempts.map((k) => redis.unlink(k)));
-  await redis.unlink(keys.biglistAttempts(loadId));
-}
-
-/** Removes one segment key and its delivery's attempt (left by a delivery of a load that ended meanwhile). */
-export async function removeSegment(redis: Redis, key: string, attempt?: string): Promise<void> {
-  await Promise.all([redis.unlink(key), ...(attempt ? [redis.unlink(attempt)] : [])]);
+/** Removes one segment key (left by a delivery of a load that ended meanwhile). */
+export async function removeSegment(redis: Redis, key: string): Promise<void> {
+  await redis.unlink(key);
 }
 
 /** The published load, if any. */
-export async function readCurrent(redis: Redis): Promise<string | null> {
-  return redis.get(keys.biglistCurrent());
-}
-
-/** One range of one segment to read, in head-first (descending) index space. */
-export interface SegmentRange {
-  index: number;
-  start: number;
-  stop: number;
+export async function readCurrent(redis: Redis): Promise<CurrentLoad | undefined> {
+  return parseCurrent(await redis.get(keys.biglistCurrent()));
 }
 
 /**
@@ -286,21 +378,39 @@ export async function readRanges(
   ranges: SegmentRange[],
 ): Promise<string[][] | undefined> {
   const newest = ranges.find((r) => r.index === load.segments - 1);
-  const [[current, newestValues], ...older] = await Promise.all([
+  const [head, ...older] = await Promise.all([
     runScript(
       redis,
       BIGLIST_READ_NEWEST,
       [keys.biglistCurrent(), keys.biglist()],
       newest ? [String(newest.start), String(newest.stop)] : ['-1', '-1'],
-    ) as Promise<[string, string[]]>,
+    ),
     ...ranges
       .filter((r) => r !== newest)
       .map((r) => redis.lRange(publishedSegmentKey(load, r.index), r.start, r.stop)),
   ]);
-  if (!current.includes(`"loadId":"${load.loadId}"`)) return undefined;
+  if (parseCurrent(head.current)?.loadId !== load.loadId) return undefined;
   let o = 0;
-  const out = ranges.map((r) => (r === newest ? newestValues : (older[o++] ?? [])));
+  const out = ranges.map((r) => (r === newest ? head.values : (older[o++] ?? [])));
   return out.every((values, i) => values.length === (ranges[i]?.stop ?? 0) - (ranges[i]?.start ?? 0) + 1)
     ? out
     : undefined;
+}
+
+/**
+ * The serialized form (DUMP) of segment `index` of the published load, or undefined when the load is no
+ * longer there. The newest segment is `biglist` itself, so it is dumped in one script with the check that
+ * `{biglist}:current` still names this load; older segments have keys of their own load.
+ */
+export async function dumpSegment(
+  redis: Redis,
+  load: CurrentLoad,
+  index: number,
+): Promise<Buffer | undefined> {
+  const binary = redis.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  if (index === load.segments - 1) {
+    return runScript(binary, BIGLIST_DUMP_NEWEST, [keys.biglistCurrent(), keys.biglist()], [load.loadId]);
+  }
+  const dumped: unknown = await binary.dump(keys.biglistSegment(load.loadId, index));
+  return Buffer.isBuffer(dumped) ? dumped : undefined;
 }

@@ -1,6 +1,7 @@
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
 import {
+  type CartWrite,
   CART_ADD,
   CART_CLEAR,
   CART_CLOSE,
@@ -11,43 +12,10 @@ import {
   runScript,
 } from '../redis/scripts.js';
 
-/** The outcome of an atomic cart script: the cart's lines after it ran, or why it did nothing. */
-export type CartWrite =
-  | { status: 'ok'; lines: Record<string, string> }
-  | { status: 'limit'; current: number }
-  | { status: 'precondition' }
-  | { status: 'absent' }
-  | { status: 'gone' };
+export type { CartWrite } from '../redis/scripts.js';
 
 // How long the owner record of a deleted user's cart stays, so that writes still in flight find it.
 const CLOSED_OWNER_TTL_S = 86_400;
-
-function toRecord(flat: unknown): Record<string, string> {
-  // RESP3 may hand the HGETALL table back as a map or as a flat list, depending on the path.
-  if (!Array.isArray(flat))
-    return Object.fromEntries(
-      Object.entries(flat as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
-    );
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
-  return out;
-}
-
-function parseWrite(reply: unknown): CartWrite {
-  const [status, payload] = reply as [string, unknown];
-  switch (status) {
-    case 'ok':
-      return { status, lines: toRecord(payload) };
-    case 'limit':
-      return { status, current: Number(payload) };
-    case 'precondition':
-    case 'absent':
-    case 'gone':
-      return { status };
-    default:
-      throw new Error(`unexpected cart script reply ${JSON.stringify(reply)}`);
-  }
-}
 
 /** What a cart read finds: no such user, a user being deleted, or the lines the user's cart holds. */
 export type CartRead = { user: 'absent' } | { user: 'present'; lines: Record<string, string> };
@@ -76,7 +44,7 @@ export async function readCart(redis: Redis, userId: string): Promise<CartRead> 
 
 /** Issues a new generation for a user id (in the cart's slot, where writes check it). */
 export async function reserveGeneration(redis: Redis, userId: string): Promise<number> {
-  return Number(await runScript(redis, CART_RESERVE, [keys.cartOwner(userId)], []));
+  return runScript(redis, CART_RESERVE, [keys.cartOwner(userId)], []);
 }
 
 /** Hands the cart to generation `g`, empty; false when `g` is already stale. */
@@ -101,13 +69,11 @@ export async function addToLine(
   g: number,
   line: { skuId: string; quantity: number; max: number; ttl: number },
 ): Promise<CartWrite> {
-  return parseWrite(
-    await runScript(
-      redis,
-      CART_ADD,
-      [keys.cart(userId), keys.cartOwner(userId)],
-      [line.skuId, String(line.quantity), String(line.max), String(line.ttl), String(g)],
-    ),
+  return runScript(
+    redis,
+    CART_ADD,
+    [keys.cart(userId), keys.cartOwner(userId)],
+    [line.skuId, String(line.quantity), String(line.max), String(line.ttl), String(g)],
   );
 }
 
@@ -118,13 +84,11 @@ export async function setLine(
   g: number,
   line: { skuId: string; quantity: number; ttl: number; expected: string },
 ): Promise<CartWrite> {
-  return parseWrite(
-    await runScript(
-      redis,
-      CART_SET,
-      [keys.cart(userId), keys.cartOwner(userId)],
-      [line.skuId, String(line.quantity), String(line.ttl), line.expected, String(g)],
-    ),
+  return runScript(
+    redis,
+    CART_SET,
+    [keys.cart(userId), keys.cartOwner(userId)],
+    [line.skuId, String(line.quantity), String(line.ttl), line.expected, String(g)],
   );
 }
 
@@ -135,25 +99,21 @@ export async function removeFromLine(
   g: number,
   line: { skuId: string; quantity: number | undefined; ttl: number; expected: string },
 ): Promise<CartWrite> {
-  return parseWrite(
-    await runScript(
-      redis,
-      CART_REMOVE,
-      [keys.cart(userId), keys.cartOwner(userId)],
-      [
-        line.skuId,
-        line.quantity === undefined ? '' : String(line.quantity),
-        String(line.ttl),
-        line.expected,
-        String(g),
-      ],
-    ),
+  return runScript(
+    redis,
+    CART_REMOVE,
+    [keys.cart(userId), keys.cartOwner(userId)],
+    [
+      line.skuId,
+      line.quantity === undefined ? '' : String(line.quantity),
+      String(line.ttl),
+      line.expected,
+      String(g),
+    ],
   );
 }
 
 /** Empties the cart of generation `g`. */
 export async function clearLines(redis: Redis, userId: string, g: number): Promise<CartWrite> {
-  return parseWrite(
-    await runScript(redis, CART_CLEAR, [keys.cart(userId), keys.cartOwner(userId)], [String(g)]),
-  );
+  return runScript(redis, CART_CLEAR, [keys.cart(userId), keys.cartOwner(userId)], [String(g)]);
 }

@@ -45,7 +45,7 @@ export async function readGeneration(
 /** Gives a user made outside the API (Redis Insight, the classic demo) the generation `g`, unless it has one; returns the user's generation, or undefined when the user is gone. */
 export async function adoptGeneration(redis: Redis, id: string, g: number): Promise<number | undefined> {
   const reply = await runScript(redis, USER_ADOPT, [keys.user(id), keys.userGeneration(id)], [String(g)]);
-  return reply === '' || reply === null ? undefined : Number(reply);
+  return reply === '' ? undefined : Number(reply);
 }
 
 /** Applies a partial update of an existing user atomically; false when the user does not exist. */
