@@ -179,9 +179,12 @@ async function invokeStreaming(
 
   // The request body flows through as it arrives, counted against the limit.
   let size = 0;
+  const body = { refused: false };
   req.on('data', (chunk: Buffer) => {
+    if (body.refused) return;
     size += chunk.length;
     if (size > options.maxBodyBytes) {
+      body.refused = true;
       req.pause();
       proxyReq.destroy();
       if (!res.headersSent) refuse();
@@ -231,6 +234,8 @@ async function invokeStreaming(
       (response.outputData ?? []).filter((o) => o.name && fn.metadata.bindings[o.name]?.type !== 'http'),
     );
   } catch (err) {
+    // A body refused for its size has its 413 on the way; the function failing to read it is expected.
+    if (body.refused) return;
     options.log(
       'error',
       `${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,

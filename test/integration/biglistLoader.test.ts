@@ -142,6 +142,43 @@ describe('biglist loader service', () => {
     await svc.cancelLoad(next.loadId);
   });
 
+  it('exports the published list in both orders, and cuts the export off if the list is replaced meanwhile', async () => {
+    const load = await svc.startLoad({ count: 250_000, segmentSize: 100_000 });
+    for (const m of load.messages) await svc.processMessage(m, { dequeueCount: 1 }, log);
+    const text = async (order: 'desc' | 'asc') => {
+      const { lines } = await svc.exportList(order);
+      const parts: Buffer[] = [];
+      for await (const chunk of lines) parts.push(chunk);
+      return Buffer.concat(parts).toString();
+    };
+    const desc = (await text('desc')).split('\n');
+    expect(desc.length).toBe(250_001);
+    expect(desc.slice(0, 3)).toEqual(['250000', '249999', '249998']);
+    expect(desc.at(-2)).toBe('1');
+    expect(desc.every((v, i) => i === 250_000 || Number(v) === 250_000 - i)).toBe(true);
+    const asc = (await text('asc')).split('\n');
+    expect(asc.every((v, i) => i === 250_000 || Number(v) === i + 1)).toBe(true);
+
+    // Oldest first, the newest segment (`biglist` itself) comes last: a replacement meanwhile must not
+    // be mixed in.
+    const { lines } = await svc.exportList('asc');
+    const first = await lines.next();
+    const firstText = first.done ? '' : first.value.toString();
+    expect(firstText.startsWith('1\n2\n3\n')).toBe(true);
+    const next = await svc.startLoad({ count: 1000, segmentSize: 1000 });
+    await svc.processMessage(next.messages[0], { dequeueCount: 1 }, log);
+    const rest: Buffer[] = [];
+    const drained = (async () => {
+      for await (const chunk of lines) rest.push(chunk);
+    })();
+    await expect(drained).rejects.toBeInstanceOf(svc.ExportAbortedError);
+    // What did arrive before the cut is the old list, contiguous: never values of the new one.
+    const before = firstText.trim().split('\n').length;
+    const got = Buffer.concat(rest).toString().split('\n').filter(Boolean).map(Number);
+    expect(got.every((v, i) => v === before + 1 + i)).toBe(true);
+    expect(before + got.length).toBeLessThan(250_000);
+  });
+
   it('fans large loads out in messages of at most 1000 segments', async () => {
     const load = await svc.startLoad({ count: 2_500_000, segmentSize: 1000 });
     expect(load.segments).toBe(2500);
