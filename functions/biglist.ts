@@ -1,7 +1,15 @@
 import { app, output, type InvocationContext } from '@azure/functions';
 import { BIGLIST_QUEUE, ExportQuery, LoadPath, ReadQuery, StartLoadInput } from '../shared/biglist/schema.js';
 import * as biglist from '../shared/biglist/service.js';
-import { json, parseJsonBody, parsePath, parseQuery, readBodyText, route } from '../shared/http.js';
+import {
+  json,
+  parseJsonBody,
+  parsePath,
+  parseQuery,
+  readBodyText,
+  route,
+  streamFlow,
+} from '../shared/http.js';
 import { idempotencyKey, withIdempotency } from '../shared/idempotency/service.js';
 
 const segments = output.storageQueue({ queueName: BIGLIST_QUEUE, connection: 'AzureWebJobsStorage' });
@@ -42,9 +50,10 @@ export const readBiglist = route(async (request) => {
 });
 
 /** GET /api/biglist/export?order=desc|asc (Server B): the whole published list as text, streamed. */
-export const exportBiglist = route(async (request) => {
+export const exportBiglist = route(async (request, context) => {
   const { order } = parseQuery(request, ExportQuery);
-  const { load, lines } = await biglist.exportList(order);
+  const flow = streamFlow(context);
+  const { load, lines } = await biglist.exportList(order, () => flow.ready());
   return {
     status: 200,
     headers: {

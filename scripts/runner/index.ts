@@ -47,6 +47,8 @@ export interface Runner {
 const LEVELS = ['trace', 'debug', 'information', 'warning', 'error', 'critical'];
 // The Functions host takes up to 100 MB; a development host has no reason to hold that much per request.
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+// How long stopping waits for requests in progress before cutting their connections.
+const STOP_GRACE_MS = 5000;
 // The app's capabilities, once loaded: `HttpUri` is where its own HTTP server takes streamed requests.
 let loaded: Promise<Record<string, string>> | undefined;
 
@@ -118,10 +120,16 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      server.closeIdleConnections();
       const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeIdleConnections();
+      // Keep-alive connections that finish a request now are closed too; one still busy after the grace
+      // period is cut, so that stopping never waits for a client's keep-alive timeout.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const cut = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS);
       await queues.stop();
       await closed;
+      clearInterval(idle);
+      clearTimeout(cut);
       await runAppTerminate();
     },
   };

@@ -397,11 +397,6 @@ export class ExportAbortedError extends Error {
 
 // Values per chunk of text handed to the response: about 600 KB, small against one segment's payload.
 const EXPORT_CHUNK_VALUES = 65_536;
-// The library that sends a streamed body does not wait for the socket to drain
-// (Azure/azure-functions-nodejs-library#294), so the export pauses while this process holds more than
-// this much unsent data, which bounds memory whatever the client's speed.
-const EXPORT_BACKLOG_BYTES = 64 * 1024 * 1024;
-
 /** Writes values[from..to) (or reversed) as decimal lines into a new Buffer. */
 function textOf(values: Int32Array, from: number, to: number, reverse: boolean): Buffer {
   const buf = Buffer.allocUnsafe((to - from) * 12);
@@ -424,21 +419,16 @@ function textOf(values: Int32Array, from: number, to: number, reverse: boolean):
   return buf.subarray(0, at);
 }
 
-async function backlogBelowLimit(): Promise<void> {
-  while (process.memoryUsage().arrayBuffers > EXPORT_BACKLOG_BYTES) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /**
  * The whole published list as text, one value per line, newest first (desc) or oldest first (asc). Each
  * segment is read with one DUMP (the newest checked against `{biglist}:current` in the same script) and
- * decoded here, one segment ahead of what is being sent; if the list is replaced meanwhile the stream
- * fails with ExportAbortedError, so the response is cut off rather than mixing two loads. 404 when nothing
- * is published.
+ * decoded here, one segment ahead of what is being sent, each chunk only once `ready()` says the
+ * receiver can take it; if the list is replaced meanwhile the stream fails with ExportAbortedError, so the
+ * response is cut off rather than mixing two loads. 404 when nothing is published.
  */
 export async function exportList(
   order: 'desc' | 'asc',
+  ready: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ load: CurrentLoad; lines: AsyncGenerator<Buffer> }> {
   const found = await readCurrent(await getRedis());
   if (!found) throw new AppError(404, 'list_not_found', 'No list has been published yet.');
@@ -465,7 +455,8 @@ export async function exportList(
       });
       // A segment holds its values newest first; ascending order reads it backwards.
       for (let from = 0; from < n; from += EXPORT_CHUNK_VALUES) {
-        await backlogBelowLimit();
+        // Produce only as fast as the receiver takes: the body never piles up in memory.
+        await ready();
         const to = Math.min(n, from + EXPORT_CHUNK_VALUES);
         yield order === 'desc' ? textOf(values, from, to, false) : textOf(values, n - to, n - from, true);
       }

@@ -4,12 +4,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
 import { call, until } from '../support/http.js';
+import { admin } from '../support/redis.js';
 import { emptyQueues, freePort, startRedis, type RedisProcess } from '../support/servers.js';
 
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');
 let runner: Runner;
 let redis: RedisProcess;
+const logs: string[] = [];
 
 const api = (method: string, path: string, body?: unknown) => call(runner.url, method, path, body);
 
@@ -57,7 +59,11 @@ beforeAll(async () => {
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.REDIS_CLUSTER = 'false';
   process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  runner = await startLocalRunner({
+    root: ROOT,
+    port: 0,
+    log: (level, line) => logs.push(`${level}: ${line}`),
+  });
 });
 
 afterAll(async () => {
@@ -103,5 +109,27 @@ describe('GET /api/biglist/export', { timeout: 180_000 }, () => {
     // Text of 30M values is about 250 MB; what piled up while the client slept stays far below.
     expect(bytes).toBeGreaterThan(240_000_000);
     expect((peak - before) / 2 ** 20).toBeLessThan(120);
+  });
+
+  it('stops reading Redis when the client goes away', async () => {
+    const dumps = async () =>
+      Number(
+        /cmdstat_dump:calls=(\d+)/.exec(await admin(redis.port, (c) => c.info('commandstats')))?.[1] ?? 0,
+      );
+    const start = await dumps();
+    const abort = new AbortController();
+    const res = await fetch(`${runner.url}/api/biglist/export`, { signal: abort.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    abort.abort();
+    // The export ends (rather than waiting forever on a connection nobody reads)...
+    await until('the export to end', () =>
+      Promise.resolve(logs.find((l) => l.includes('exportBiglist failed: ReceiverGoneError'))),
+    );
+    const settled = await dumps();
+    await new Promise((r) => setTimeout(r, 1000));
+    // ...and the 30-segment list is not read to its end for nobody.
+    expect(await dumps()).toBe(settled);
+    expect(settled - start).toBeLessThan(10);
   });
 });
