@@ -3,7 +3,7 @@ import { getConfig } from '../config.js';
 import { AppError, ensureError, isRedisUnavailable } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
-import { readListPayload } from '../redis/rdb.js';
+import { readIntegers, writeDecimalLines } from '../redis/rdb.js';
 import { sendMessages } from '../storage/queue.js';
 import {
   belongsTo,
@@ -397,28 +397,6 @@ export class ExportAbortedError extends Error {
 
 // Values per chunk of text handed to the response: about 600 KB, small against one segment's payload.
 const EXPORT_CHUNK_VALUES = 65_536;
-/** Writes values[from..to) (or reversed) as decimal lines into a new Buffer. */
-function textOf(values: Int32Array, from: number, to: number, reverse: boolean): Buffer {
-  const buf = Buffer.allocUnsafe((to - from) * 12);
-  let at = 0;
-  const digits = new Uint8Array(11);
-  for (let k = 0; k < to - from; k++) {
-    let v = values[reverse ? to - 1 - k : from + k] ?? 0;
-    if (v < 0) {
-      buf[at++] = 45;
-      v = -v;
-    }
-    let n = 0;
-    do {
-      digits[n++] = 48 + (v % 10);
-      v = Math.floor(v / 10);
-    } while (v > 0);
-    while (n > 0) buf[at++] = digits[--n] ?? 48;
-    buf[at++] = 10;
-  }
-  return buf.subarray(0, at);
-}
-
 /**
  * The whole published list as text, one value per line, newest first (desc) or oldest first (asc). Each
  * segment is read with one DUMP (the newest checked against `{biglist}:current` in the same script) and
@@ -441,6 +419,8 @@ export async function exportList(
     return payload;
   };
   async function* lines(): AsyncGenerator<Buffer> {
+    // One segment's values at a time, decoded into the same array.
+    const values = new Int32Array(load.segmentSize);
     let next = dump(indexes[0]);
     for (let i = 0; i < indexes.length; i++) {
       const payload = await next;
@@ -448,17 +428,18 @@ export async function exportList(
       // Not left unhandled while this segment is being sent: the next await reports it.
       next.catch(() => undefined);
       if (!payload) break;
-      const values = new Int32Array(load.segmentSize);
-      let n = 0;
-      readListPayload(payload, (v) => {
-        values[n++] = typeof v === 'number' ? v : Number(v.toString());
-      });
+      const n = readIntegers(payload, values);
       // A segment holds its values newest first; ascending order reads it backwards.
       for (let from = 0; from < n; from += EXPORT_CHUNK_VALUES) {
         // Produce only as fast as the receiver takes: the body never piles up in memory.
         await ready();
         const to = Math.min(n, from + EXPORT_CHUNK_VALUES);
-        yield order === 'desc' ? textOf(values, from, to, false) : textOf(values, n - to, n - from, true);
+        const text = Buffer.allocUnsafe((to - from) * 12);
+        const bytes =
+          order === 'desc'
+            ? writeDecimalLines(values, from, to, false, text)
+            : writeDecimalLines(values, n - to, n - from, true, text);
+        yield text.subarray(0, bytes);
       }
     }
   }

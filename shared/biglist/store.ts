@@ -3,7 +3,7 @@ import { RESP_TYPES } from 'redis';
 import { ensureError } from '../errors.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
-import { descendingListPayload } from '../redis/rdb.js';
+import { descendingListPayload, payloadBound } from '../redis/rdb.js';
 import {
   BIGLIST_CLAIM,
   BIGLIST_COMMIT,
@@ -27,6 +27,12 @@ export const PUSH_IN_FLIGHT = 4;
 const ATTEMPT_TTL_MS = 15 * 60_000;
 // Ended loads keep their status (not their data) this long.
 const OLD_STATE_TTL_S = 7 * 86_400;
+// Payload buffers kept for reuse (one per concurrent segment write) and the segment size they hold without
+// reallocating; a payload is built into one, sent, and the buffer returned: one segment's payload in
+// memory per write at a time, and no page faults of a fresh multi-megabyte allocation per segment.
+const PAYLOAD_BUFFERS_KEPT = 4;
+const PAYLOAD_BUFFER_VALUES = 1_000_000;
+const payloadBuffers: Buffer[] = [];
 // Loads cleaned up per call: bounds the work one request does for others.
 const CLEANUPS_PER_CALL = 4;
 
@@ -231,9 +237,14 @@ export async function restoreAttempt(
   range: { start: number; end: number },
 ): Promise<string> {
   const attempt = await newAttempt(redis, loadId, finalKey, token);
-  await redis.restore(attempt, ATTEMPT_TTL_MS, descendingListPayload(range.end, range.start), {
-    REPLACE: true,
-  });
+  const buffer = payloadBuffers.pop() ?? Buffer.allocUnsafe(payloadBound(PAYLOAD_BUFFER_VALUES));
+  try {
+    const payload = descendingListPayload(range.end, range.start, buffer);
+    await redis.restore(attempt, ATTEMPT_TTL_MS, payload, { REPLACE: true });
+  } finally {
+    // Written and answered: the buffer is free again (a few are kept, the rest left to the GC).
+    if (payloadBuffers.length < PAYLOAD_BUFFERS_KEPT) payloadBuffers.push(buffer);
+  }
   return attempt;
 }
 

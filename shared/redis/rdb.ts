@@ -122,6 +122,11 @@ export function crc64(
 // ---------------------------------------------------------------------------------------------------
 // Building a payload.
 
+/** An upper bound of the payload size for `count` values (at most 6 bytes each, plus node overhead). */
+export function payloadBound(count: number): number {
+  return count * 6 + Math.ceil(count / 1000) * 8 + 32;
+}
+
 /** Bytes of the listpack encoding of integer v (without its back-length byte). */
 function intEntrySize(v: number): number {
   if (v >= 0 && v <= 127) return 1;
@@ -251,9 +256,10 @@ function writeEntries(buf: Buffer, at: number, v: number, n: number): number {
 
 /**
  * The DUMP payload of a list whose head is `head` and whose values go down by one to `tail`
- * (head >= tail), as a list of 1..n loaded newest first holds them. Integers within 32 bits.
+ * (head >= tail), as a list of 1..n loaded newest first holds them. Integers within 32 bits. Written into
+ * `into` when it is large enough (the result is then a view of it), else into a new buffer.
  */
-export function descendingListPayload(head: number, tail: number): Buffer {
+export function descendingListPayload(head: number, tail: number, into?: Buffer): Buffer {
   if (!Number.isInteger(head) || !Number.isInteger(tail) || head < tail) {
     throw new RangeError(`not a descending range: ${head}..${tail}`);
   }
@@ -261,7 +267,9 @@ export function descendingListPayload(head: number, tail: number): Buffer {
   const { counts, bytes } = planNodes(head, tail);
   let total = 1 + lengthSize(counts.length) + 2 + 8;
   for (const b of bytes) total += 1 + lengthSize(b) + b;
-  const buf = Buffer.allocUnsafe(total);
+  // Writing into a reused buffer saves the page faults of a fresh multi-megabyte allocation, which cost
+  // more than building the payload itself.
+  const buf = into && into.length >= total ? into.subarray(0, total) : Buffer.allocUnsafe(total);
 
   let at = 0;
   buf[at++] = RDB_TYPE_LIST_QUICKLIST_2;
@@ -295,8 +303,9 @@ export class PayloadError extends Error {
 }
 
 /** LZF decompression, as Redis compresses strings in RDB when `rdbcompression` is on (the default). */
-function lzfDecompress(input: Uint8Array, outLength: number): Buffer {
-  const out = Buffer.allocUnsafe(outLength);
+function lzfDecompress(input: Uint8Array, outLength: number, scratch?: Buffer): Buffer {
+  const out =
+    scratch && scratch.length >= outLength ? scratch.subarray(0, outLength) : Buffer.allocUnsafe(outLength);
   let ip = 0;
   let op = 0;
   while (ip < input.length) {
@@ -304,16 +313,15 @@ function lzfDecompress(input: Uint8Array, outLength: number): Buffer {
     if (ctrl < 32) {
       const run = ctrl + 1;
       if (op + run > outLength || ip + run > input.length) throw new PayloadError('corrupt LZF literal run');
-      out.set(input.subarray(ip, ip + run), op);
-      ip += run;
-      op += run;
+      // Runs are at most 32 bytes: a loop beats making a view for each.
+      for (let k = 0; k < run; k++) out[op++] = input[ip++] ?? 0;
     } else {
       let len = ctrl >> 5;
       if (len === 7) len += input[ip++] ?? 0;
       const ref = op - ((ctrl & 0x1f) << 8) - 1 - (input[ip++] ?? 0);
       len += 2;
       if (ref < 0 || op + len > outLength) throw new PayloadError('corrupt LZF back reference');
-      // Byte by byte: the source may overlap what is being written.
+      // Byte by byte: matches are short here, and the source may overlap what is being written.
       for (let k = 0; k < len; k++) out[op++] = out[ref + k] ?? 0;
     }
   }
@@ -356,8 +364,8 @@ class Reader {
     }
   }
 
-  /** An RDB string: raw, integer-encoded or LZF-compressed. */
-  string(): Buffer {
+  /** An RDB string: raw, integer-encoded or LZF-compressed (into `scratch` when it is large enough). */
+  string(scratch?: Buffer): Buffer {
     const n = this.length();
     if (n >= 0) return this.take(n);
     switch (-1 - n) {
@@ -379,7 +387,7 @@ class Reader {
       case 3: {
         const compressed = this.length();
         const original = this.length();
-        return lzfDecompress(this.take(compressed), original);
+        return lzfDecompress(this.take(compressed), original, scratch);
       }
       default:
         throw new PayloadError(`unknown string encoding ${-1 - n}`);
@@ -469,4 +477,112 @@ export function readListPayload(payload: Buffer, visit: (value: ListValue) => vo
     else if (container === CONTAINER_PACKED) readListpack(data, visit);
     else throw new PayloadError(`unknown quicklist container ${container}`);
   }
+}
+
+/**
+ * Reads a list of integers from its DUMP payload into `into`, head first, and returns how many there were:
+ * the export's fast path (no callback or allocation per value). Throws PayloadError for anything else
+ * than a quicklist of integers that fits.
+ */
+export function readIntegers(payload: Buffer, into: Int32Array): number {
+  const r = new Reader(payload);
+  const type = r.byte();
+  if (type !== RDB_TYPE_LIST_QUICKLIST_2)
+    throw new PayloadError(`not a quicklist list payload (type ${type})`);
+  const nodes = r.length();
+  const scratch = Buffer.allocUnsafe(65_536);
+  let n = 0;
+  for (let i = 0; i < nodes; i++) {
+    if (r.length() !== CONTAINER_PACKED) throw new PayloadError('a list node that is not a listpack');
+    const lp = r.string(scratch);
+    const end = lp.length - 1;
+    let at = LISTPACK_HEADER;
+    while (at < end) {
+      if (n >= into.length) throw new PayloadError('more values than expected');
+      const b = lp[at] ?? 0;
+      if (b < 0x80) {
+        into[n++] = b;
+        at += 2;
+      } else if (b >= 0xc0 && b < 0xe0) {
+        const u = ((b & 0x1f) << 8) | (lp[at + 1] ?? 0);
+        into[n++] = u >= 4096 ? u - 8192 : u;
+        at += 3;
+      } else if (b === 0xf1) {
+        into[n++] = lp.readInt16LE(at + 1);
+        at += 4;
+      } else if (b === 0xf2) {
+        const u = (lp[at + 1] ?? 0) | ((lp[at + 2] ?? 0) << 8) | ((lp[at + 3] ?? 0) << 16);
+        into[n++] = u >= 0x800000 ? u - 0x1000000 : u;
+        at += 5;
+      } else if (b === 0xf3) {
+        into[n++] = lp.readInt32LE(at + 1);
+        at += 6;
+      } else {
+        throw new PayloadError(`not a 32-bit integer entry (${b})`);
+      }
+    }
+  }
+  return n;
+}
+
+// "00" to "99", for writing two digits at a time.
+const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''));
+
+/**
+ * Writes `values[from, to)` (in reverse when asked) as decimal lines ("123\n") into `out` and returns the
+ * number of bytes written; `out` needs 12 bytes per value.
+ */
+export function writeDecimalLines(
+  values: Int32Array,
+  from: number,
+  to: number,
+  reverse: boolean,
+  out: Buffer,
+): number {
+  let at = 0;
+  for (let k = from; k < to; k++) {
+    let v = values[reverse ? to - 1 - (k - from) : k] ?? 0;
+    if (v < 0) {
+      out[at++] = 45;
+      v = -v;
+    }
+    const len =
+      v < 10
+        ? 1
+        : v < 100
+          ? 2
+          : v < 1e3
+            ? 3
+            : v < 1e4
+              ? 4
+              : v < 1e5
+                ? 5
+                : v < 1e6
+                  ? 6
+                  : v < 1e7
+                    ? 7
+                    : v < 1e8
+                      ? 8
+                      : v < 1e9
+                        ? 9
+                        : 10;
+    let pos = at + len;
+    out[pos] = 10;
+    while (v >= 100) {
+      const q = Math.floor(v / 100);
+      const pair = (v - q * 100) * 2;
+      out[--pos] = PAIRS[pair + 1] ?? 48;
+      out[--pos] = PAIRS[pair] ?? 48;
+      v = q;
+    }
+    // What is left is the first one or two digits, at `at`.
+    if (v >= 10) {
+      out[at + 1] = PAIRS[v * 2 + 1] ?? 48;
+      out[at] = PAIRS[v * 2] ?? 48;
+    } else {
+      out[at] = 48 + v;
+    }
+    at += len + 1;
+  }
+  return at;
 }

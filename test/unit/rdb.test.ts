@@ -3,7 +3,9 @@ import {
   crc64,
   descendingListPayload,
   PayloadError,
+  readIntegers,
   readListPayload,
+  writeDecimalLines,
   type ListValue,
 } from '../../shared/redis/rdb.js';
 
@@ -80,5 +82,38 @@ describe('descendingListPayload', () => {
 describe('readListPayload', () => {
   it('refuses a payload of another type', () => {
     expect(() => values(Buffer.from([0x00, 0x01, 0x61, 0x0a, 0x00]))).toThrow(PayloadError);
+  });
+});
+
+describe('readIntegers and writeDecimalLines', () => {
+  it('decode a payload into an array and write it back as decimal lines, in both directions', () => {
+    const values = new Int32Array(300);
+    const n = readIntegers(descendingListPayload(150, -149), values);
+    expect(n).toBe(300);
+    expect([values[0], values[149], values[150], values[299]]).toEqual([150, 1, 0, -149]);
+    const out = Buffer.alloc(300 * 12);
+    const desc = out
+      .subarray(0, writeDecimalLines(values, 0, n, false, out))
+      .toString()
+      .split('\n');
+    expect(desc.slice(0, -1)).toEqual(Array.from({ length: 300 }, (_, i) => String(150 - i)));
+    const asc = out
+      .subarray(0, writeDecimalLines(values, 0, n, true, out))
+      .toString()
+      .split('\n');
+    expect(asc.slice(0, -1)).toEqual(Array.from({ length: 300 }, (_, i) => String(i - 149)));
+  });
+
+  it('writes every number of digits, up to the largest 32-bit values', () => {
+    const values = Int32Array.from([
+      0, 9, 10, 99, 100, 12345, 999_999_999, 1_000_000_000, 2_147_483_647, -2_147_483_647,
+    ]);
+    const out = Buffer.alloc(values.length * 12);
+    const text = out.subarray(0, writeDecimalLines(values, 0, values.length, false, out)).toString();
+    expect(text).toBe(`${[...values].join('\n')}\n`);
+  });
+
+  it('refuses more values than the array holds', () => {
+    expect(() => readIntegers(descendingListPayload(10, 1), new Int32Array(5))).toThrow(PayloadError);
   });
 });
