@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until, type Res } from '../support/http.js';
+import { descendingListPayload } from '../../shared/redis/rdb.js';
 import { admin } from '../support/redis.js';
 import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
 
@@ -147,6 +148,48 @@ describe('a Redis that stops answering', () => {
     for (const [m, p, b] of requests) expectUnavailable(await api(m, p, b), `${m} ${p} refused`);
     await proxy.accept();
     await expectHealthyAgain();
+  });
+});
+
+describe('a stall inside a streamed response', () => {
+  it('ends the export (the connection is cut, never left hanging) and the next export works again', async () => {
+    // A published list of three segments, written straight into Redis.
+    await admin(redis.port, async (c) => {
+      await c.restore('biglist:{exp1:0}', 0, descendingListPayload(1_000_000, 1), { REPLACE: true });
+      await c.restore('biglist:{exp1:1}', 0, descendingListPayload(2_000_000, 1_000_001), { REPLACE: true });
+      await c.restore('biglist', 0, descendingListPayload(3_000_000, 2_000_001), { REPLACE: true });
+      await c.set(
+        '{biglist}:current',
+        JSON.stringify({ loadId: 'exp1', count: 3_000_000, segmentSize: 1_000_000, segments: 3 }),
+      );
+    });
+    const res = await fetch(`${runner.url}/api/biglist/export`);
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.done ? undefined : first.value).startsWith('3000000\n')).toBe(true);
+    proxy.stall();
+    const stalledAt = Date.now();
+    let received = 0;
+    const cut = await (async () => {
+      try {
+        for (;;) {
+          const next = await reader.read();
+          if (next.done) return false;
+          received += next.value.length;
+        }
+      } catch {
+        return true;
+      }
+    })();
+    expect(cut).toBe(true);
+    // What was already read from Redis is delivered; the read that stalled ends it within the deadline.
+    expect(Date.now() - stalledAt).toBeLessThan(DEADLINE_MS + 5000);
+    expect(received).toBeLessThan(3_000_000 * 8);
+    proxy.pass();
+    await expectHealthyAgain();
+    const again = await fetch(`${runner.url}/api/biglist/export`);
+    expect((await again.text()).split('\n').length).toBe(3_000_001);
   });
 });
 
