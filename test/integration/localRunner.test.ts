@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { request } from 'node:http';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
 import { startFaultProxy } from '../support/faultProxy.js';
-import { until } from '../support/http.js';
+import { postChunked, until } from '../support/http.js';
 import { azuriteConnectionString } from '../support/servers.js';
 
 const servers = inject('servers');
@@ -121,25 +120,7 @@ describe('local runner: HTTP', () => {
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 5);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${runner.url}/api/bytes`, { method: 'POST' }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', reject);
-      let sent = 0;
-      const pump = () => {
-        while (sent < 100) {
-          sent++;
-          if (!req.write(chunk)) {
-            req.once('drain', pump);
-            return;
-          }
-        }
-        req.end();
-      };
-      pump();
-    });
+    const status = await postChunked(`${runner.url}/api/bytes`, chunk, 100);
     clearInterval(sampler);
     expect(status).toBe(413);
     expect((peak - before) / 2 ** 20).toBeLessThan(64);

@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { postChunked } from '../support/http.js';
 
 const root = resolve(import.meta.dirname, '..', 'fixtures', 'streamApp');
 let runner: Runner;
@@ -76,25 +77,7 @@ describe('local runner: HTTP streaming', () => {
 
   it('refuses a streamed body past the limit with 413', async () => {
     const chunk = Buffer.alloc(1024 * 1024, 2);
-    const status = await new Promise<number>((ok, fail) => {
-      const req = request(`${runner.url}/api/upload`, { method: 'POST' }, (res) => {
-        res.resume();
-        ok(res.statusCode ?? 0);
-      });
-      req.on('error', fail);
-      let sent = 0;
-      const pump = () => {
-        while (sent < 20) {
-          sent++;
-          if (!req.write(chunk)) {
-            req.once('drain', pump);
-            return;
-          }
-        }
-        req.end();
-      };
-      pump();
-    });
+    const status = await postChunked(`${runner.url}/api/upload`, chunk, 20);
     expect(status).toBe(413);
   });
 });

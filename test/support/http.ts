@@ -1,4 +1,5 @@
 // The tests' HTTP client for the app served by the local runner.
+import { request } from 'node:http';
 
 /** A response with its body parsed as JSON when it is JSON, and how long it took to start. */
 export interface Res {
@@ -47,4 +48,30 @@ export async function until<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * POSTs `count` copies of `chunk` as a chunked body, honouring back-pressure, and resolves with the status
+ * of the answer (which may come before the body is all sent, as a 413 does).
+ */
+export function postChunked(url: string, chunk: Buffer, count: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = request(url, { method: 'POST' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < count) {
+        sent++;
+        if (!req.write(chunk)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      req.end();
+    };
+    pump();
+  });
 }
