@@ -80,7 +80,10 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 }
 
 /** Answers 413 and closes the connection, so the client stops sending the rest of the body. */
-function tooLarge(res: ServerResponse, max: number): void {
+// How long a refused body is still read (and dropped) so that the client gets its 413 before the close.
+const DRAIN_MS = 1000;
+
+function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): void {
   const body = JSON.stringify({
     type: 'https://httpstatuses.io/413',
     title: 'Content Too Large',
@@ -93,8 +96,19 @@ function tooLarge(res: ServerResponse, max: number): void {
     'Content-Length': String(Buffer.byteLength(body)),
     Connection: 'close',
   });
-  res.end(body, () => {
-    res.socket?.destroy();
+  res.end(body);
+  // Closing a socket with unread data resets it, and the client may lose the 413 it was sent: read and
+  // drop what keeps coming for a moment (memory stays flat), then close.
+  const socket = req.socket;
+  req.removeAllListeners('data');
+  req.on('data', () => undefined);
+  req.resume();
+  const timer = setTimeout(() => socket.destroy(), DRAIN_MS);
+  timer.unref();
+  req.once('end', () => {
+    clearTimeout(timer);
+    if (res.writableFinished) socket.destroy();
+    else res.once('finish', () => socket.destroy());
   });
 }
 
@@ -300,7 +314,7 @@ export function httpListener(
       }
       const declared = Number(req.headers['content-length'] ?? 0);
       const refuse = () => {
-        tooLarge(res, options.maxBodyBytes);
+        tooLarge(req, res, options.maxBodyBytes);
         options.log(
           'information',
           `${method} ${url.pathname} -> 413 (body over ${options.maxBodyBytes} bytes)`,
