@@ -27,6 +27,20 @@ export default tseslint.config(
     },
   },
   {
+    // The error catalogue is the only way to make an application error.
+    files: ['**/*.ts'],
+    ignores: ['shared/errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='AppError']",
+          message: 'Make application errors with a factory of `errors` in shared/errors.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // Tests assert on parsed JSON bodies whose shape the assertion itself checks.

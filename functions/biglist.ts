@@ -1,16 +1,17 @@
 import { app, output, type InvocationContext } from '@azure/functions';
-import { BIGLIST_QUEUE, ExportQuery, LoadPath, ReadQuery, StartLoadInput } from '../shared/biglist/schema.js';
-import * as biglist from '../shared/biglist/service.js';
 import {
-  json,
-  parseJsonBody,
-  parsePath,
-  parseQuery,
-  readBodyText,
-  route,
-  streamFlow,
-} from '../shared/http.js';
-import { idempotencyKey, withIdempotency } from '../shared/idempotency/service.js';
+  BIGLIST_QUEUE,
+  BiglistPage,
+  ExportQuery,
+  LoadAccepted,
+  LoadPath,
+  LoadStatus,
+  ReadQuery,
+  StartLoadInput,
+} from '../shared/biglist/schema.js';
+import * as biglist from '../shared/biglist/service.js';
+import { defineRoute, json } from '../shared/http/route.js';
+import { streamFlow } from '../shared/http/stream.js';
 
 const segments = output.storageQueue({ queueName: BIGLIST_QUEUE, connection: 'AzureWebJobsStorage' });
 const poison = output.storageQueue({
@@ -18,52 +19,98 @@ const poison = output.storageQueue({
   connection: 'AzureWebJobsStorage',
 });
 
-/** POST /api/biglist/loads: plans a load of 1..count and enqueues its segments; 202 with Location, 503 when the queue is unavailable. */
-export const startBiglistLoad = route(async (request) => {
-  const key = idempotencyKey(request);
-  const text = await readBodyText(request);
-  const input = parseJsonBody(text.trim() === '' ? '{}' : text, StartLoadInput);
-  return withIdempotency('biglist-loads', key, text, async () => {
-    const load = await biglist.startLoad(input);
+export const startBiglistLoad = defineRoute({
+  name: 'startBiglistLoad',
+  method: 'POST',
+  path: '/biglist/loads',
+  authLevel: 'function',
+  summary: 'Load 1..count into the list (queued, in segments); nothing is claimed when the queue fails',
+  tag: 'biglist',
+  body: StartLoadInput,
+  bodyOptional: true,
+  idempotency: () => 'biglist-loads',
+  responses: { 202: { description: 'Accepted', schema: LoadAccepted, headers: ['Location'] } },
+  errors: ['load_in_progress', 'queue_unavailable'],
+  handler: async ({ body }) => {
+    const load = await biglist.startLoad(body);
     return json(
       202,
       { loadId: load.loadId, segments: load.segments },
       { Location: `/api/biglist/loads/${load.loadId}` },
     );
-  });
+  },
 });
 
-/** GET /api/biglist/loads/{loadId}: progress of a load. */
-export const getBiglistLoad = route(async (request) =>
-  json(200, await biglist.getLoad(parsePath(request, LoadPath).loadId)),
-);
-
-/** DELETE /api/biglist/loads/{loadId}: cancels a load in progress; the published list stays. */
-export const cancelBiglistLoad = route(async (request) =>
-  json(200, await biglist.cancelLoad(parsePath(request, LoadPath).loadId)),
-);
-
-/** GET /api/biglist?limit=&cursor=&order=desc|asc (Server B): a page of the published list. */
-export const readBiglist = route(async (request) => {
-  const { limit, cursor, order } = parseQuery(request, ReadQuery);
-  return json(200, await biglist.readPage(limit ?? 100, order, cursor));
+export const getBiglistLoad = defineRoute({
+  name: 'getBiglistLoad',
+  method: 'GET',
+  path: '/biglist/loads/{loadId}',
+  authLevel: 'function',
+  summary: "A load's progress; a load with no progress for BIGLIST_STALL_SECONDS reads (and becomes) failed",
+  tag: 'biglist',
+  params: LoadPath,
+  responses: { 200: { description: 'Progress', schema: LoadStatus } },
+  errors: ['load_not_found'],
+  handler: async ({ params }) => json(200, await biglist.getLoad(params.loadId)),
 });
 
-/** GET /api/biglist/export?order=desc|asc (Server B): the whole published list as text, streamed. */
-export const exportBiglist = route(async (request, context) => {
-  const { order } = parseQuery(request, ExportQuery);
-  const flow = streamFlow(context);
-  const { load, lines } = await biglist.exportList(order, () => flow.ready());
-  return {
-    status: 200,
-    headers: {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Biglist-Load': load.loadId,
-      'X-Biglist-Count': String(load.count),
+export const cancelBiglistLoad = defineRoute({
+  name: 'cancelBiglistLoad',
+  method: 'DELETE',
+  path: '/biglist/loads/{loadId}',
+  authLevel: 'function',
+  summary: 'Cancel a load in progress (its data is removed; the published list stays)',
+  tag: 'biglist',
+  params: LoadPath,
+  responses: { 200: { description: 'Cancelled (also when it already was)', schema: LoadStatus } },
+  errors: ['load_not_found', 'load_finished'],
+  handler: async ({ params }) => json(200, await biglist.cancelLoad(params.loadId)),
+});
+
+export const readBiglist = defineRoute({
+  name: 'readBiglist',
+  method: 'GET',
+  path: '/biglist',
+  authLevel: 'function',
+  summary: 'A page of the published list (Server B), newest first by default',
+  tag: 'biglist',
+  query: ReadQuery,
+  responses: { 200: { description: 'A page', schema: BiglistPage } },
+  errors: ['invalid_cursor', 'list_replaced'],
+  handler: async ({ query }) => json(200, await biglist.readPage(query.limit, query.order, query.cursor)),
+});
+
+export const exportBiglist = defineRoute({
+  name: 'exportBiglist',
+  method: 'GET',
+  path: '/biglist/export',
+  authLevel: 'function',
+  summary:
+    'The whole published list as text, one value per line, streamed; cut off (never mixed) if the list is replaced meanwhile',
+  tag: 'biglist',
+  query: ExportQuery,
+  responses: {
+    200: {
+      description: 'Every value of the published load, newest first (desc) or oldest first (asc)',
+      headers: ['X-Biglist-Load', 'X-Biglist-Count'],
+      text: true,
     },
-    body: ReadableStream.from(lines),
-  };
+  },
+  errors: ['list_not_found'],
+  handler: async ({ query }, context) => {
+    const flow = streamFlow(context);
+    const { load, lines } = await biglist.exportList(query.order, () => flow.ready());
+    return {
+      status: 200,
+      headers: {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Cache-Control': 'no-store',
+        'X-Biglist-Load': load.loadId,
+        'X-Biglist-Count': String(load.count),
+      },
+      body: ReadableStream.from(lines),
+    };
+  },
 });
 
 /** Queue trigger (Server A): writes one segment per message, or fans out segment messages. */
@@ -82,31 +129,6 @@ export async function loadBiglistSegment(message: unknown, context: InvocationCo
   if (outcome.poison) context.extraOutputs.set(poison, [message]);
 }
 
-app.http('startBiglistLoad', {
-  route: 'biglist/loads',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: startBiglistLoad,
-});
-app.http('cancelBiglistLoad', {
-  route: 'biglist/loads/{loadId}',
-  methods: ['DELETE'],
-  authLevel: 'function',
-  handler: cancelBiglistLoad,
-});
-app.http('getBiglistLoad', {
-  route: 'biglist/loads/{loadId}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: getBiglistLoad,
-});
-app.http('readBiglist', { route: 'biglist', methods: ['GET'], authLevel: 'function', handler: readBiglist });
-app.http('exportBiglist', {
-  route: 'biglist/export',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: exportBiglist,
-});
 app.storageQueue('loadBiglistSegment', {
   queueName: BIGLIST_QUEUE,
   connection: 'AzureWebJobsStorage',

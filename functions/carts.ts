@@ -1,87 +1,97 @@
-import { app } from '@azure/functions';
-import type { VersionedCart } from '../shared/carts/service.js';
-import * as carts from '../shared/carts/service.js';
 import {
   AddCartItemInput,
+  Cart,
   CartItemPath,
   CartPath,
   RemoveCartItemQuery,
   SetCartItemInput,
 } from '../shared/carts/schema.js';
-import {
-  empty,
-  parseIfMatch,
-  json,
-  parseJsonBody,
-  parsePath,
-  parseQuery,
-  readBodyText,
-  readJson,
-  route,
-} from '../shared/http.js';
-import { idempotencyKey, withIdempotency } from '../shared/idempotency/service.js';
+import * as carts from '../shared/carts/service.js';
+import type { VersionedCart } from '../shared/carts/service.js';
+import { parseIfMatch } from '../shared/http/request.js';
+import { defineRoute, empty, json, type HeaderDoc } from '../shared/http/route.js';
 
 const cartResponse = ({ cart, etag }: VersionedCart) => json(200, cart, { ETag: `"${etag}"` });
+const cartOk = { description: 'The cart, priced', schema: Cart, headers: ['ETag'] };
+const ifMatch: HeaderDoc = {
+  name: 'If-Match',
+  description:
+    'Strong ETag(s) of the cart this change is based on, or "*" (RFC 9110): 412 when none is the current ETag; weak tags never match; 400 only when the header is malformed. The ETag changes whenever the cart representation does, a SKU price change included',
+};
 
-/** GET /api/carts/{userId}: the cart with line and grand totals, and its ETag. */
-export const getCart = route(async (request) =>
-  cartResponse(await carts.getCart(parsePath(request, CartPath).userId)),
-);
-
-/** POST /api/carts/{userId}/items: adds to a line; honours Idempotency-Key. */
-export const addCartItem = route(async (request) => {
-  const { userId } = parsePath(request, CartPath);
-  const key = idempotencyKey(request);
-  const text = await readBodyText(request);
-  const { skuId, quantity } = parseJsonBody(text, AddCartItemInput);
-  return withIdempotency(`cart-items:${userId}`, key, text, async () =>
-    cartResponse(await carts.addItem(userId, skuId, quantity)),
-  );
-});
-
-/** PUT /api/carts/{userId}/items/{skuId}: sets a line's quantity (0 removes it); honours If-Match. */
-export const setCartItem = route(async (request) => {
-  const { userId, skuId } = parsePath(request, CartItemPath);
-  const ifMatch = parseIfMatch(request);
-  const { quantity } = await readJson(request, SetCartItemInput);
-  return cartResponse(await carts.setItem(userId, skuId, quantity, ifMatch));
-});
-
-/** DELETE /api/carts/{userId}/items/{skuId}?quantity=n: decrements or removes a line; honours If-Match. */
-export const removeCartItem = route(async (request) => {
-  const { userId, skuId } = parsePath(request, CartItemPath);
-  const { quantity } = parseQuery(request, RemoveCartItemQuery);
-  return cartResponse(await carts.removeItem(userId, skuId, quantity, parseIfMatch(request)));
-});
-
-/** DELETE /api/carts/{userId}: empties the cart. */
-export const clearCart = route(async (request) => {
-  await carts.clearCart(parsePath(request, CartPath).userId);
-  return empty();
-});
-
-app.http('getCart', { route: 'carts/{userId}', methods: ['GET'], authLevel: 'function', handler: getCart });
-app.http('clearCart', {
-  route: 'carts/{userId}',
-  methods: ['DELETE'],
+export const getCart = defineRoute({
+  name: 'getCart',
+  method: 'GET',
+  path: '/carts/{userId}',
   authLevel: 'function',
-  handler: clearCart,
+  summary: 'Read a cart with line and grand totals',
+  tag: 'carts',
+  params: CartPath,
+  responses: { 200: cartOk },
+  errors: ['user_not_found'],
+  handler: async ({ params }) => cartResponse(await carts.getCart(params.userId)),
 });
-app.http('addCartItem', {
-  route: 'carts/{userId}/items',
-  methods: ['POST'],
+
+export const clearCart = defineRoute({
+  name: 'clearCart',
+  method: 'DELETE',
+  path: '/carts/{userId}',
   authLevel: 'function',
-  handler: addCartItem,
+  summary: 'Empty a cart',
+  tag: 'carts',
+  params: CartPath,
+  responses: { 204: { description: 'Emptied' } },
+  errors: ['user_not_found'],
+  handler: async ({ params }) => {
+    await carts.clearCart(params.userId);
+    return empty();
+  },
 });
-app.http('setCartItem', {
-  route: 'carts/{userId}/items/{skuId}',
-  methods: ['PUT'],
+
+export const addCartItem = defineRoute({
+  name: 'addCartItem',
+  method: 'POST',
+  path: '/carts/{userId}/items',
   authLevel: 'function',
-  handler: setCartItem,
+  summary: 'Add to a cart line',
+  tag: 'carts',
+  params: CartPath,
+  body: AddCartItemInput,
+  idempotency: ({ params }) => `cart-items:${params.userId}`,
+  responses: { 200: cartOk },
+  errors: ['user_not_found', 'sku_not_found', 'quantity_limit_exceeded'],
+  handler: async ({ params, body }) =>
+    cartResponse(await carts.addItem(params.userId, body.skuId, body.quantity)),
 });
-app.http('removeCartItem', {
-  route: 'carts/{userId}/items/{skuId}',
-  methods: ['DELETE'],
+
+export const setCartItem = defineRoute({
+  name: 'setCartItem',
+  method: 'PUT',
+  path: '/carts/{userId}/items/{skuId}',
   authLevel: 'function',
-  handler: removeCartItem,
+  summary: "Set a line's quantity (0 removes it)",
+  tag: 'carts',
+  params: CartItemPath,
+  headers: [ifMatch],
+  body: SetCartItemInput,
+  responses: { 200: cartOk },
+  errors: ['user_not_found', 'sku_not_found', 'quantity_limit_exceeded', 'precondition_failed'],
+  handler: async ({ params, body, request }) =>
+    cartResponse(await carts.setItem(params.userId, params.skuId, body.quantity, parseIfMatch(request))),
+});
+
+export const removeCartItem = defineRoute({
+  name: 'removeCartItem',
+  method: 'DELETE',
+  path: '/carts/{userId}/items/{skuId}',
+  authLevel: 'function',
+  summary: 'Decrement a line by quantity, or remove it',
+  tag: 'carts',
+  params: CartItemPath,
+  query: RemoveCartItemQuery,
+  headers: [ifMatch],
+  responses: { 200: cartOk },
+  errors: ['user_not_found', 'cart_line_not_found', 'precondition_failed'],
+  handler: async ({ params, query, request }) =>
+    cartResponse(await carts.removeItem(params.userId, params.skuId, query.quantity, parseIfMatch(request))),
 });

@@ -1,8 +1,14 @@
-import { app } from '@azure/functions';
+import { HealthReport } from '../shared/health/schema.js';
 import { checkHealth } from '../shared/health/service.js';
-import { json, route } from '../shared/http.js';
+import { defineRoute, json } from '../shared/http/route.js';
 
-/** GET /api/health: reports whether Redis answers, and how fast. */
-export const getHealth = route(async () => json(200, await checkHealth()));
-
-app.http('getHealth', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: getHealth });
+export const getHealth = defineRoute({
+  name: 'getHealth',
+  method: 'GET',
+  path: '/health',
+  authLevel: 'anonymous',
+  summary: 'Whether Redis answers (a PING to every primary), and how fast',
+  tag: 'health',
+  responses: { 200: { description: 'Healthy', schema: HealthReport } },
+  handler: async () => json(200, await checkHealth()),
+});

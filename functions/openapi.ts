@@ -1,18 +1,20 @@
-import { app } from '@azure/functions';
-import { json, route } from '../shared/http.js';
+import { declaredRoutes, defineRoute, json } from '../shared/http/route.js';
 import { openApiDocument } from '../shared/openapi.js';
 
 let document: Record<string, unknown> | undefined;
 
-/** GET /api/openapi.json: the OpenAPI 3.1 document, generated once from the validating schemas. */
-export const getOpenApi = route(async () => {
-  document ??= openApiDocument();
-  return Promise.resolve(json(200, document, { 'Cache-Control': 'public, max-age=300' }));
-});
-
-app.http('getOpenApi', {
-  route: 'openapi.json',
-  methods: ['GET'],
+export const getOpenApi = defineRoute({
+  name: 'getOpenApi',
+  method: 'GET',
+  path: '/openapi.json',
   authLevel: 'anonymous',
-  handler: getOpenApi,
+  summary: 'This document',
+  tag: 'meta',
+  offline: true,
+  responses: { 200: { description: 'OpenAPI 3.1 document' } },
+  handler: () => {
+    // Built on first use: by then every function file has declared its routes.
+    document ??= openApiDocument(declaredRoutes());
+    return Promise.resolve(json(200, document, { 'Cache-Control': 'public, max-age=300' }));
+  },
 });

@@ -1,38 +1,64 @@
-import { app } from '@azure/functions';
-import { empty, json, parsePath, parseQuery, readJson, route } from '../shared/http.js';
-import { ListSkusQuery, PutSkuInput, SkuPath } from '../shared/skus/schema.js';
+import { defineRoute, empty, json } from '../shared/http/route.js';
+import { ListSkusQuery, PutSkuInput, Sku, SkuPage, SkuPath } from '../shared/skus/schema.js';
 import * as skus from '../shared/skus/service.js';
 
-/** PUT /api/skus/{skuId}: creates (201) or replaces (200) a SKU. */
-export const putSku = route(async (request) => {
-  const { skuId } = parsePath(request, SkuPath);
-  const { sku, created } = await skus.putSku(skuId, await readJson(request, PutSkuInput));
-  return json(created ? 201 : 200, sku, created ? { Location: `/api/skus/${skuId}` } : {});
-});
-
-/** GET /api/skus/{skuId}. */
-export const getSku = route(async (request) =>
-  json(200, await skus.getSku(parsePath(request, SkuPath).skuId)),
-);
-
-/** GET /api/skus?limit=&cursor=: a page of SKUs. */
-export const listSkus = route(async (request) => {
-  const { limit, cursor } = parseQuery(request, ListSkusQuery);
-  return json(200, await skus.listSkus(limit, cursor));
-});
-
-/** DELETE /api/skus/{skuId}. */
-export const deleteSku = route(async (request) => {
-  await skus.deleteSku(parsePath(request, SkuPath).skuId);
-  return empty();
-});
-
-app.http('putSku', { route: 'skus/{skuId}', methods: ['PUT'], authLevel: 'function', handler: putSku });
-app.http('getSku', { route: 'skus/{skuId}', methods: ['GET'], authLevel: 'function', handler: getSku });
-app.http('listSkus', { route: 'skus', methods: ['GET'], authLevel: 'function', handler: listSkus });
-app.http('deleteSku', {
-  route: 'skus/{skuId}',
-  methods: ['DELETE'],
+export const putSku = defineRoute({
+  name: 'putSku',
+  method: 'PUT',
+  path: '/skus/{skuId}',
   authLevel: 'function',
-  handler: deleteSku,
+  summary: 'Create (201) or replace (200) a SKU',
+  tag: 'skus',
+  params: SkuPath,
+  body: PutSkuInput,
+  responses: {
+    200: { description: 'Replaced', schema: Sku },
+    201: { description: 'Created', schema: Sku, headers: ['Location'] },
+  },
+  handler: async ({ params, body }) => {
+    const { sku, created } = await skus.putSku(params.skuId, body);
+    return json(created ? 201 : 200, sku, created ? { Location: `/api/skus/${params.skuId}` } : {});
+  },
+});
+
+export const getSku = defineRoute({
+  name: 'getSku',
+  method: 'GET',
+  path: '/skus/{skuId}',
+  authLevel: 'function',
+  summary: 'Read a SKU',
+  tag: 'skus',
+  params: SkuPath,
+  responses: { 200: { description: 'The SKU', schema: Sku } },
+  errors: ['sku_not_found'],
+  handler: async ({ params }) => json(200, await skus.getSku(params.skuId)),
+});
+
+export const listSkus = defineRoute({
+  name: 'listSkus',
+  method: 'GET',
+  path: '/skus',
+  authLevel: 'function',
+  summary: 'A page of SKUs in id order, with a cursor',
+  tag: 'skus',
+  query: ListSkusQuery,
+  responses: { 200: { description: 'A page', schema: SkuPage } },
+  errors: ['invalid_cursor'],
+  handler: async ({ query }) => json(200, await skus.listSkus(query.limit, query.cursor)),
+});
+
+export const deleteSku = defineRoute({
+  name: 'deleteSku',
+  method: 'DELETE',
+  path: '/skus/{skuId}',
+  authLevel: 'function',
+  summary: 'Delete a SKU (cart lines naming it then read as unavailable)',
+  tag: 'skus',
+  params: SkuPath,
+  responses: { 204: { description: 'Deleted' } },
+  errors: ['sku_not_found'],
+  handler: async ({ params }) => {
+    await skus.deleteSku(params.skuId);
+    return empty();
+  },
 });

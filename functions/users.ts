@@ -1,48 +1,63 @@
-import { app } from '@azure/functions';
-import { empty, json, parseJsonBody, parsePath, readBodyText, readJson, route } from '../shared/http.js';
-import { idempotencyKey, withIdempotency } from '../shared/idempotency/service.js';
-import { CreateUserInput, UpdateUserInput, UserPath } from '../shared/users/schema.js';
+import { defineRoute, empty, json } from '../shared/http/route.js';
+import { CreateUserInput, UpdateUserInput, User, UserPath } from '../shared/users/schema.js';
 import * as users from '../shared/users/service.js';
 
-/** POST /api/users: creates a user; honours Idempotency-Key. */
-export const createUser = route(async (request) => {
-  const key = idempotencyKey(request);
-  const text = await readBodyText(request);
-  const input = parseJsonBody(text, CreateUserInput);
-  return withIdempotency('users', key, text, async () => {
-    const user = await users.createUser(input);
+export const createUser = defineRoute({
+  name: 'createUser',
+  method: 'POST',
+  path: '/users',
+  authLevel: 'function',
+  summary: 'Create a user',
+  tag: 'users',
+  body: CreateUserInput,
+  idempotency: () => 'users',
+  responses: { 201: { description: 'Created', schema: User, headers: ['Location'] } },
+  errors: ['user_exists'],
+  handler: async ({ body }) => {
+    const user = await users.createUser(body);
     return json(201, user, { Location: `/api/users/${user.id}` });
-  });
+  },
 });
 
-/** GET /api/users/{userId}. */
-export const getUser = route(async (request) =>
-  json(200, await users.getUser(parsePath(request, UserPath).userId)),
-);
-
-/** PATCH /api/users/{userId}: partial update. */
-export const updateUser = route(async (request) => {
-  const { userId } = parsePath(request, UserPath);
-  return json(200, await users.updateUser(userId, await readJson(request, UpdateUserInput)));
-});
-
-/** DELETE /api/users/{userId}: removes the user and their cart. */
-export const deleteUser = route(async (request) => {
-  await users.deleteUser(parsePath(request, UserPath).userId);
-  return empty();
-});
-
-app.http('createUser', { route: 'users', methods: ['POST'], authLevel: 'function', handler: createUser });
-app.http('getUser', { route: 'users/{userId}', methods: ['GET'], authLevel: 'function', handler: getUser });
-app.http('updateUser', {
-  route: 'users/{userId}',
-  methods: ['PATCH'],
+export const getUser = defineRoute({
+  name: 'getUser',
+  method: 'GET',
+  path: '/users/{userId}',
   authLevel: 'function',
-  handler: updateUser,
+  summary: 'Read a user',
+  tag: 'users',
+  params: UserPath,
+  responses: { 200: { description: 'The user', schema: User } },
+  errors: ['user_not_found'],
+  handler: async ({ params }) => json(200, await users.getUser(params.userId)),
 });
-app.http('deleteUser', {
-  route: 'users/{userId}',
-  methods: ['DELETE'],
+
+export const updateUser = defineRoute({
+  name: 'updateUser',
+  method: 'PATCH',
+  path: '/users/{userId}',
   authLevel: 'function',
-  handler: deleteUser,
+  summary: 'Update a user (any subset of fields; email null removes it)',
+  tag: 'users',
+  params: UserPath,
+  body: UpdateUserInput,
+  responses: { 200: { description: 'The user', schema: User } },
+  errors: ['user_not_found'],
+  handler: async ({ params, body }) => json(200, await users.updateUser(params.userId, body)),
+});
+
+export const deleteUser = defineRoute({
+  name: 'deleteUser',
+  method: 'DELETE',
+  path: '/users/{userId}',
+  authLevel: 'function',
+  summary: 'Delete a user and their cart, for good',
+  tag: 'users',
+  params: UserPath,
+  responses: { 204: { description: 'Deleted' } },
+  errors: ['user_not_found'],
+  handler: async ({ params }) => {
+    await users.deleteUser(params.userId);
+    return empty();
+  },
 });

@@ -1,4 +1,6 @@
-import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+// The application's errors: one catalogue of every error the API answers, the factories that are the only
+// way to make one, and the errors that say Redis or the queue is unavailable. Nothing here knows HTTP
+// beyond the status each code stands for; turning errors into responses is shared/http.ts's job.
 import {
   ClientClosedError,
   ClientOfflineError,
@@ -12,7 +14,35 @@ import {
   SocketTimeoutError,
   TimeoutError,
 } from 'redis';
-import { getConfig } from './config.js';
+
+/** Every error code the API can answer, with its HTTP status. */
+export const ERROR_STATUS = {
+  validation_failed: 400,
+  body_required: 400,
+  invalid_json: 400,
+  invalid_cursor: 400,
+  user_not_found: 404,
+  sku_not_found: 404,
+  cart_line_not_found: 404,
+  load_not_found: 404,
+  list_not_found: 404,
+  user_exists: 409,
+  quantity_limit_exceeded: 409,
+  load_in_progress: 409,
+  load_finished: 409,
+  idempotency_in_progress: 409,
+  list_replaced: 410,
+  precondition_failed: 412,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  internal_error: 500,
+  redis_unavailable: 503,
+  queue_unavailable: 503,
+} as const;
+
+/** A stable, machine-readable error code. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** One field that failed validation. */
 export interface FieldError {
@@ -20,18 +50,102 @@ export interface FieldError {
   message: string;
 }
 
-/** The application's one error type: an HTTP status, a stable code and a message safe to show. */
+/** What an error may carry besides its message. */
+export interface ErrorDetails {
+  /** The fields that failed validation. */
+  errors?: FieldError[];
+  /** When the client may try again, in seconds. */
+  retryAfterSeconds?: number;
+  /** The API path of the resource the error is about (e.g. the load that is running). */
+  see?: string;
+  cause?: unknown;
+}
+
+/** The application's one error type: a code from the catalogue, its status and a message safe to show. */
 export class AppError extends Error {
   override name = 'AppError';
+  readonly status: number;
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+    readonly details: ErrorDetails = {},
   ) {
-    super(message, { cause: extra.cause });
+    super(message, { cause: details.cause });
+    this.status = ERROR_STATUS[code];
   }
 }
+
+/** The catalogue's factories: the only way to make an AppError (ESLint refuses `new AppError` elsewhere). */
+export const errors = {
+  /** Input that fails its schema, with every failing field. */
+  validationFailed: (fields: FieldError[]) =>
+    new AppError('validation_failed', `Invalid ${fields.map((e) => `${e.field} ${e.message}`).join('; ')}`, {
+      errors: fields,
+    }),
+  /** An empty body where one is required. */
+  bodyRequired: () => new AppError('body_required', 'A JSON body is required.'),
+  /** A body that is not JSON. */
+  invalidJson: () => new AppError('invalid_json', 'The body is not valid JSON.'),
+  /** A cursor this API did not issue, or one for another order. */
+  invalidCursor: (why = 'The cursor is not one this API issued.') => new AppError('invalid_cursor', why),
+  /** No such user. */
+  userNotFound: (id: string) => new AppError('user_not_found', `User ${id} does not exist.`),
+  /** No such SKU. */
+  skuNotFound: (id: string) => new AppError('sku_not_found', `SKU ${id} does not exist.`),
+  /** No line for that SKU in the cart. */
+  cartLineNotFound: (userId: string, skuId: string) =>
+    new AppError('cart_line_not_found', `The cart of ${userId} has no line for ${skuId}.`),
+  /** No such load (or long replaced). */
+  loadNotFound: (id: string) => new AppError('load_not_found', `Load ${id} does not exist.`),
+  /** Nothing published yet. */
+  listNotFound: () => new AppError('list_not_found', 'No list has been published yet.'),
+  /** The user id is taken. */
+  userExists: (id: string) => new AppError('user_exists', `User ${id} already exists.`),
+  /** A line would pass the per-line maximum. */
+  quantityLimitExceeded: (max: number, line?: { skuId: string; current: number }) =>
+    new AppError(
+      'quantity_limit_exceeded',
+      line
+        ? `A cart line may hold at most ${max}; ${line.skuId} has ${line.current}.`
+        : `A cart line may hold at most ${max}.`,
+    ),
+  /** Another load is making progress (or several are being started at once). */
+  loadInProgress: (activeId?: string) =>
+    activeId
+      ? new AppError('load_in_progress', `Load ${activeId} is still running; one load at a time.`, {
+          see: `/biglist/loads/${activeId}`,
+        })
+      : new AppError('load_in_progress', 'Other loads are being started right now; retry.', {
+          retryAfterSeconds: 1,
+        }),
+  /** Only a load in progress can be cancelled. */
+  loadFinished: (id: string, state: string) =>
+    new AppError(
+      'load_finished',
+      `Load ${id} is already ${state}; only a load in progress can be cancelled.`,
+    ),
+  /** A request with the same Idempotency-Key is still running. */
+  idempotencyInProgress: () =>
+    new AppError('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed.', {
+      retryAfterSeconds: 1,
+    }),
+  /** The list a cursor points into is gone. */
+  listReplaced: (why: string) =>
+    new AppError('list_replaced', `The list ${why}; start again without a cursor.`),
+  /** If-Match names no current ETag. */
+  preconditionFailed: () =>
+    new AppError(
+      'precondition_failed',
+      'The cart (or a price in it) changed since the ETag in If-Match was issued.',
+    ),
+  /** A body past the size limit. */
+  bodyTooLarge: (max: number) => new AppError('body_too_large', `The body must not exceed ${max} bytes.`),
+  /** A body that is not JSON by its media type. */
+  unsupportedMediaType: () => new AppError('unsupported_media_type', 'Send the body as application/json.'),
+  /** The Idempotency-Key was used with another body. */
+  idempotencyKeyReused: () =>
+    new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.'),
+};
 
 /** Redis could not be reached (connect failed or timed out); maps to 503. */
 export class RedisUnavailableError extends Error {
@@ -100,79 +214,4 @@ export function isRedisUnavailable(err: unknown): boolean {
     if (err.message === 'The queue is full') return true;
   }
   return false;
-}
-
-/** An RFC 9457 problem document, plus our stable `code`. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  errors?: FieldError[];
-}
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  410: 'Gone',
-  412: 'Precondition Failed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-/** Builds a problem+json response with the given status, code and detail. */
-export function problemResponse(
-  status: number,
-  code: string,
-  detail: string,
-  extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
-): HttpResponseInit {
-  const body: Problem = {
-    type: `https://httpstatuses.io/${status}`,
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
-    code,
-    ...(extra.errors ? { errors: extra.errors } : {}),
-  };
-  return {
-    status,
-    headers: { 'Content-Type': 'application/problem+json', ...extra.headers },
-    body: JSON.stringify(body),
-  };
-}
-
-/** The single mapper from any thrown value to an HTTP response; never leaks internals. */
-export function toErrorResponse(thrown: unknown, context: InvocationContext): HttpResponseInit {
-  const err = ensureError(thrown);
-  if (err instanceof AppError) {
-    if (err.status >= 500) context.error(err);
-    return problemResponse(err.status, err.code, err.message, err.extra);
-  }
-  const unavailable = isRedisUnavailable(err)
-    ? { code: 'redis_unavailable', detail: 'The data store is temporarily unavailable. Retry later.' }
-    : err instanceof QueueUnavailableError
-      ? { code: 'queue_unavailable', detail: 'The work queue is temporarily unavailable. Retry later.' }
-      : undefined;
-  if (unavailable) {
-    context.warn(`${unavailable.code}: ${err.name}: ${err.message}`);
-    let retryAfter = 5;
-    try {
-      retryAfter = getConfig().retryAfterSeconds;
-    } catch {
-      // A broken config is reported elsewhere; the default still tells clients when to retry.
-    }
-    return problemResponse(503, unavailable.code, unavailable.detail, {
-      headers: { 'Retry-After': String(retryAfter) },
-    });
-  }
-  context.error(err);
-  return problemResponse(500, 'internal_error', 'An unexpected error occurred.');
 }

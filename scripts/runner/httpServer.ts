@@ -80,8 +80,8 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 }
 
 /** Answers 413 and closes the connection, so the client stops sending the rest of the body. */
-// How long a refused body is still read (and dropped) so that the client gets its 413 before the close.
-const DRAIN_MS = 1000;
+// How long a refused body is still read (and dropped) so that the client gets its 413 before a close.
+const DRAIN_MS = 5000;
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): void {
   const body = JSON.stringify({
@@ -94,11 +94,11 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): void 
   res.writeHead(413, {
     'Content-Type': 'application/problem+json',
     'Content-Length': String(Buffer.byteLength(body)),
-    Connection: 'close',
   });
   res.end(body);
-  // Closing a socket with unread data resets it, and the client may lose the 413 it was sent: read and
-  // drop what keeps coming for a moment (memory stays flat), then close.
+  // Closing a socket with unread data resets it, and the client may lose the 413 it was sent: the rest of
+  // the body is read and dropped (memory stays flat) so that the client can finish sending and read the
+  // answer; a client that is still sending after a few seconds is cut off.
   const socket = req.socket;
   req.removeAllListeners('data');
   req.on('data', () => undefined);
@@ -107,8 +107,6 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, max: number): void 
   timer.unref();
   req.once('end', () => {
     clearTimeout(timer);
-    if (res.writableFinished) socket.destroy();
-    else res.once('finish', () => socket.destroy());
   });
 }
 

@@ -1,6 +1,8 @@
 // The biglist's arithmetic, free of Redis and HTTP: how a load splits into segments and messages, where a
 // position of the list lives, and what a cursor says.
-import { ID_PATTERN } from '../ids.js';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { Id } from '../ids.js';
 import { CurrentLoad, type LoaderMessage } from './schema.js';
 
 /** Segment messages one fan-out message expands into (bounds each invocation's output). */
@@ -115,25 +117,17 @@ export interface Cursor {
   order: 'desc' | 'asc';
 }
 
+const CursorFields = z.strictObject({ l: Id, p: z.int().min(0), o: z.enum(['desc', 'asc']) });
+
 /** An opaque cursor for the client. */
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify({ l: c.loadId, p: c.position, o: c.order })).toString('base64url');
+export function pageCursor(c: Cursor): string {
+  return encodeCursor({ l: c.loadId, p: c.position, o: c.order });
 }
 
 /** The cursor a string stands for, or undefined when it is not one this API issued. */
-export function decodeCursor(text: string): Cursor | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (value === null || typeof value !== 'object') return undefined;
-  const { l, p, o } = value as Record<string, unknown>;
-  if (typeof l !== 'string' || !ID_PATTERN.test(l)) return undefined;
-  if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 0) return undefined;
-  if (o !== 'desc' && o !== 'asc') return undefined;
-  return { loadId: l, position: p, order: o };
+export function readPageCursor(text: string): Cursor | undefined {
+  const c = decodeCursor(text, CursorFields);
+  return c && { loadId: c.l, position: c.p, order: c.o };
 }
 
 /** The published-load record as stored in `{biglist}:current`, or undefined when absent or unreadable. */

@@ -22,7 +22,7 @@ export const LoadPath = z.object({ loadId: Id });
 
 /** Query of GET /biglist. */
 export const ReadQuery = z.strictObject({
-  limit: wholeNumber(1, MAX_PAGE).optional(),
+  limit: wholeNumber(1, MAX_PAGE).default(100),
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,200}$/, { error: 'is not a cursor from this API' })

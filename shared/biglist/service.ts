@@ -1,19 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { getConfig } from '../config.js';
-import { AppError, ensureError, isRedisUnavailable } from '../errors.js';
+import { ensureError, errors, isRedisUnavailable } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { readIntegers, writeDecimalLines } from '../redis/rdb.js';
 import { sendMessages } from '../storage/queue.js';
 import {
   belongsTo,
-  decodeCursor,
-  encodeCursor,
   exportOrder,
   initialMessages,
+  pageCursor,
   pageWindow,
   planLoad,
   rangesFor,
+  readPageCursor,
   segmentMessages,
 } from './plan.js';
 import {
@@ -106,19 +106,8 @@ export async function startLoad(
   const { biglistStallMs, redis: redisConfig } = getConfig();
   const redis = await getRedis();
   const claim = await claimLoad(redis, load, now, biglistStallMs);
-  if (claim.status === 'busy') {
-    throw new AppError(
-      409,
-      'load_in_progress',
-      `Load ${claim.active} is still running; one load at a time.`,
-      {
-        headers: { Location: `/api/biglist/loads/${claim.active}` },
-      },
-    );
-  }
-  if (claim.status === 'contended') {
-    throw new AppError(409, 'load_in_progress', 'Other loads are being started right now; retry.');
-  }
+  if (claim.status === 'busy') throw errors.loadInProgress(claim.active);
+  if (claim.status === 'contended') throw errors.loadInProgress();
   const messages = initialMessages(load);
   try {
     await sendMessages(BIGLIST_QUEUE, messages, redisConfig.deadlineMs || 2000);
@@ -154,9 +143,6 @@ function toStatus(loadId: string, r: LoadRecord, done: number, now: number): Loa
   };
 }
 
-const loadNotFound = (loadId: string) =>
-  new AppError(404, 'load_not_found', `Load ${loadId} does not exist.`);
-
 /**
  * A load's progress; 404 when unknown (or long replaced). A load that made no progress for
  * BIGLIST_STALL_SECONDS is failed here (and its data queued for removal), so it never looks running forever.
@@ -164,7 +150,7 @@ const loadNotFound = (loadId: string) =>
 export async function getLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
   const redis = await getRedis();
   let { record, done } = await readLoad(redis, loadId);
-  if (!record) throw loadNotFound(loadId);
+  if (!record) throw errors.loadNotFound(loadId);
   if (record.state === 'queued' || record.state === 'running') {
     const stallMs = getConfig().biglistStallMs;
     const after = await endLoad(redis, loadId, {
@@ -176,7 +162,7 @@ export async function getLoad(loadId: string, now = Date.now()): Promise<LoadSta
     if (after === 'failed') {
       await tidy(redis, silent);
       ({ record, done } = await readLoad(redis, loadId));
-      if (!record) throw loadNotFound(loadId);
+      if (!record) throw errors.loadNotFound(loadId);
     }
   }
   return toStatus(loadId, record, done, now);
@@ -186,17 +172,11 @@ export async function getLoad(loadId: string, now = Date.now()): Promise<LoadSta
 export async function cancelLoad(loadId: string, now = Date.now()): Promise<LoadStatus> {
   const redis = await getRedis();
   const after = await endLoad(redis, loadId, { state: 'cancelled', reason: 'cancelled', now });
-  if (after === '') throw loadNotFound(loadId);
-  if (after !== 'cancelled') {
-    throw new AppError(
-      409,
-      'load_finished',
-      `Load ${loadId} is already ${after}; only a load in progress can be cancelled.`,
-    );
-  }
+  if (after === '') throw errors.loadNotFound(loadId);
+  if (after !== 'cancelled') throw errors.loadFinished(loadId, after);
   await tidy(redis, silent);
   const { record, done } = await readLoad(redis, loadId);
-  if (!record) throw loadNotFound(loadId);
+  if (!record) throw errors.loadNotFound(loadId);
   return toStatus(loadId, record, done, now);
 }
 
@@ -354,39 +334,34 @@ async function abandon(redis: Redis, loadId: string, reason: string, now: number
   await tidy(redis, log);
 }
 
-const listReplaced = (why: string) =>
-  new AppError(410, 'list_replaced', `The list ${why}; start again without a cursor.`);
-
 /** A page of the published list in exact order (newest first by default), with a stable cursor. */
 export async function readPage(
   limit: number,
   order: 'desc' | 'asc',
   cursorText?: string,
 ): Promise<BiglistPage> {
-  const cursor = cursorText === undefined ? undefined : decodeCursor(cursorText);
+  const cursor = cursorText === undefined ? undefined : readPageCursor(cursorText);
   if (cursorText !== undefined && !cursor) {
-    throw new AppError(400, 'invalid_cursor', 'The cursor is not one this API issued.');
+    throw errors.invalidCursor();
   }
   if (cursor && cursor.order !== order) {
-    throw new AppError(400, 'invalid_cursor', 'The cursor belongs to the other order.');
+    throw errors.invalidCursor('The cursor belongs to the other order.');
   }
   const redis = await getRedis();
   const load = await readCurrent(redis);
   if (!load) {
-    if (cursor) throw listReplaced('this cursor belongs to is gone');
+    if (cursor) throw errors.listReplaced('this cursor belongs to is gone');
     return { values: [], nextCursor: null };
   }
-  if (cursor && cursor.loadId !== load.loadId) throw listReplaced('was replaced by a newer load');
+  if (cursor && cursor.loadId !== load.loadId) throw errors.listReplaced('was replaced by a newer load');
   const window = pageWindow(load, order, cursor?.position ?? 0, limit);
   if (!window) return { values: [], nextCursor: null };
   const chunks = await readRanges(redis, load, rangesFor(load, window.from, window.to));
-  if (!chunks) throw listReplaced('was replaced while reading');
+  if (!chunks) throw errors.listReplaced('was replaced while reading');
   const values = chunks.flat().map(Number);
   if (order === 'asc') values.reverse();
   const next =
-    window.end + 1 < load.count
-      ? encodeCursor({ loadId: load.loadId, position: window.end + 1, order })
-      : null;
+    window.end + 1 < load.count ? pageCursor({ loadId: load.loadId, position: window.end + 1, order }) : null;
   return { values, nextCursor: next };
 }
 
@@ -409,7 +384,7 @@ export async function exportList(
   ready: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ load: CurrentLoad; lines: AsyncGenerator<Buffer> }> {
   const found = await readCurrent(await getRedis());
-  if (!found) throw new AppError(404, 'list_not_found', 'No list has been published yet.');
+  if (!found) throw errors.listNotFound();
   const load = found;
   const indexes = exportOrder(load, order);
   const dump = async (index: number | undefined) => {

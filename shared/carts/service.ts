@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { getConfig } from '../config.js';
-import { AppError } from '../errors.js';
-import type { IfMatch } from '../http.js';
+import { errors } from '../errors.js';
+import type { IfMatch } from '../http/request.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { linesHash } from '../redis/scripts.js';
@@ -23,8 +23,6 @@ export interface VersionedCart {
   cart: Cart;
   etag: string;
 }
-
-const userNotFound = (id: string) => new AppError(404, 'user_not_found', `User ${id} does not exist.`);
 
 /** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
 async function price(redis: Redis, userId: string, lines: Record<string, string>): Promise<VersionedCart> {
@@ -78,10 +76,10 @@ function priced(
  */
 async function generationOf(redis: Redis, userId: string): Promise<number> {
   const { exists, generation } = await readGeneration(redis, userId);
-  if (!exists) throw userNotFound(userId);
+  if (!exists) throw errors.userNotFound(userId);
   if (generation !== undefined) return generation;
   const adopted = await adoptGeneration(redis, userId, await reserveGeneration(redis, userId));
-  if (adopted === undefined) throw userNotFound(userId);
+  if (adopted === undefined) throw errors.userNotFound(userId);
   return adopted;
 }
 
@@ -90,23 +88,16 @@ function settle(write: CartWrite, userId: string, skuId: string): Record<string,
     case 'ok':
       return write.lines;
     case 'limit':
-      throw new AppError(
-        409,
-        'quantity_limit_exceeded',
-        `A cart line may hold at most ${getConfig().maxLineQuantity}; ${skuId} has ${write.current}.`,
-      );
+      throw errors.quantityLimitExceeded(getConfig().maxLineQuantity, { skuId, current: write.current });
     case 'precondition':
-      throw preconditionFailed();
+      throw errors.preconditionFailed();
     case 'absent':
-      throw new AppError(404, 'cart_line_not_found', `The cart of ${userId} has no line for ${skuId}.`);
+      throw errors.cartLineNotFound(userId, skuId);
     case 'gone':
       // The user was deleted (or deleted and created again) while this request ran.
-      throw userNotFound(userId);
+      throw errors.userNotFound(userId);
   }
 }
-
-const preconditionFailed = () =>
-  new AppError(412, 'precondition_failed', 'The cart changed since the ETag in If-Match was issued.');
 
 /**
  * The lines hash a conditional write must still find, or '' for an unconditional one. The ETag covers
@@ -116,9 +107,9 @@ const preconditionFailed = () =>
 async function expectedLines(redis: Redis, userId: string, ifMatch: IfMatch): Promise<string> {
   if (ifMatch === undefined || ifMatch === '*') return '';
   const current = await readCart(redis, userId);
-  if (current.user === 'absent') throw userNotFound(userId);
+  if (current.user === 'absent') throw errors.userNotFound(userId);
   const { etag } = await price(redis, userId, current.lines);
-  if (!ifMatch.includes(etag)) throw preconditionFailed();
+  if (!ifMatch.includes(etag)) throw errors.preconditionFailed();
   return linesHash(current.lines);
 }
 
@@ -126,7 +117,7 @@ async function expectedLines(redis: Redis, userId: string, ifMatch: IfMatch): Pr
 export async function getCart(userId: string): Promise<VersionedCart> {
   const redis = await getRedis();
   const read = await readCart(redis, userId);
-  if (read.user === 'absent') throw userNotFound(userId);
+  if (read.user === 'absent') throw errors.userNotFound(userId);
   return price(redis, userId, read.lines);
 }
 
@@ -137,10 +128,8 @@ export async function addItem(userId: string, skuId: string, quantity: number): 
   // Existence checks come first and the write touches only the cart's slot: a SKU deleted in between
   // leaves a line that reads as unavailable, never a wrong total; a user deleted in between is refused.
   const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
-  if (!sku) throw new AppError(404, 'sku_not_found', `SKU ${skuId} does not exist.`);
-  if (quantity > max) {
-    throw new AppError(409, 'quantity_limit_exceeded', `A cart line may hold at most ${max}.`);
-  }
+  if (!sku) throw errors.skuNotFound(skuId);
+  if (quantity > max) throw errors.quantityLimitExceeded(max);
   const write = await addToLine(redis, userId, g, { skuId, quantity, max, ttl });
   return price(redis, userId, settle(write, userId, skuId));
 }
@@ -155,10 +144,8 @@ export async function setItem(
   const redis = await getRedis();
   const { maxLineQuantity, cartTtlSeconds: ttl } = getConfig();
   const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
-  if (!sku && quantity > 0) throw new AppError(404, 'sku_not_found', `SKU ${skuId} does not exist.`);
-  if (quantity > maxLineQuantity) {
-    throw new AppError(409, 'quantity_limit_exceeded', `A cart line may hold at most ${maxLineQuantity}.`);
-  }
+  if (!sku && quantity > 0) throw errors.skuNotFound(skuId);
+  if (quantity > maxLineQuantity) throw errors.quantityLimitExceeded(maxLineQuantity);
   const expected = await expectedLines(redis, userId, ifMatch);
   const write = await setLine(redis, userId, g, { skuId, quantity, ttl, expected });
   return price(redis, userId, settle(write, userId, skuId));

@@ -1,18 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { getConfig } from '../config.js';
 import { getRedis } from '../redis/client.js';
+import type { HealthReport } from './schema.js';
 import { pingAll } from './store.js';
-
-/** What the health endpoint reports about the Redis connection. */
-export interface HealthReport {
-  status: 'ok';
-  redis: {
-    mode: 'standalone' | 'cluster';
-    tls: boolean;
-    auth: 'none' | 'password' | 'entra';
-    latencyMs: number;
-  };
-}
 
 /** Pings Redis through the shared client; throws a connectivity error when it is unreachable. */
 export async function checkHealth(): Promise<HealthReport> {

@@ -47,7 +47,7 @@ export const SkuPath = z.object({ skuId: Id });
 
 /** Query of GET /skus. */
 export const ListSkusQuery = z.strictObject({
-  limit: wholeNumber(1, 200).optional(),
+  limit: wholeNumber(1, 200).default(50),
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,120}$/, { error: 'is not a cursor from this API' })

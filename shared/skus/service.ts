@@ -1,11 +1,11 @@
-import { AppError } from '../errors.js';
-import { ID_PATTERN } from '../ids.js';
+import { errors } from '../errors.js';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { Id } from '../ids.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis } from '../redis/client.js';
 import type { PutSkuInput, Sku, SkuPage } from './schema.js';
 import { findSkus, pruneSkuIndex, removeSku, saveSku, skuIdsAfter } from './store.js';
-
-const notFound = (id: string) => new AppError(404, 'sku_not_found', `SKU ${id} does not exist.`);
 
 /** Creates or replaces a SKU; `created` tells which. */
 export async function putSku(id: string, input: PutSkuInput): Promise<{ sku: Sku; created: boolean }> {
@@ -17,26 +17,23 @@ export async function putSku(id: string, input: PutSkuInput): Promise<{ sku: Sku
 /** Reads a SKU; 404 when absent. */
 export async function getSku(id: string): Promise<Sku> {
   const [found] = await findSkus(await getRedis(), [id]);
-  if (!found) throw notFound(id);
+  if (!found) throw errors.skuNotFound(id);
   return { id, name: found.name, price: found.price };
 }
 
 /** Deletes a SKU; 404 when absent. Cart lines that name it then read as unavailable. */
 export async function deleteSku(id: string): Promise<void> {
-  if (!(await removeSku(await getRedis(), id))) throw notFound(id);
+  if (!(await removeSku(await getRedis(), id))) throw errors.skuNotFound(id);
 }
 
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!ID_PATTERN.test(id))
-    throw new AppError(400, 'invalid_cursor', 'The cursor is not one this API issued.');
-  return id;
-}
+const AfterCursor = z.strictObject({ after: Id });
 
 /** A page of SKUs in id order; the cursor is the last id returned, so pages stay stable under writes. */
-export async function listSkus(limit = 50, cursor?: string): Promise<SkuPage> {
+export async function listSkus(limit: number, cursor?: string): Promise<SkuPage> {
   const redis = await getRedis();
-  const ids = await skuIdsAfter(redis, cursor === undefined ? undefined : decodeCursor(cursor), limit + 1);
+  const after = cursor === undefined ? undefined : decodeCursor(cursor, AfterCursor)?.after;
+  if (cursor !== undefined && after === undefined) throw errors.invalidCursor();
+  const ids = await skuIdsAfter(redis, after, limit + 1);
   const pageIds = ids.slice(0, limit);
   const found = await findSkus(redis, pageIds);
   const items: Sku[] = [];
@@ -48,5 +45,5 @@ export async function listSkus(limit = 50, cursor?: string): Promise<SkuPage> {
   });
   await pruneSkuIndex(redis, stale);
   const last = pageIds.at(-1);
-  return { items, nextCursor: ids.length > limit && last ? Buffer.from(last).toString('base64url') : null };
+  return { items, nextCursor: ids.length > limit && last ? encodeCursor({ after: last }) : null };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
-import { AppError, isRedisUnavailable } from '../errors.js';
+import { errors, isRedisUnavailable } from '../errors.js';
 import { getRedis } from '../redis/client.js';
 import type { CreateUserInput, UpdateUserInput, User } from './schema.js';
 import {
@@ -12,8 +12,6 @@ import {
   updateUserFields,
 } from './store.js';
 
-const notFound = (id: string) => new AppError(404, 'user_not_found', `User ${id} does not exist.`);
-
 /**
  * Creates a user (id generated when absent); 409 when the id is taken. Each creation is a new generation
  * of the id, so a user created again after a delete starts with an empty cart and no late write of the
@@ -24,7 +22,7 @@ export async function createUser(input: CreateUserInput): Promise<User> {
   const redis = await getRedis();
   const g = await reserveGeneration(redis, user.id);
   if (!(await insertUser(redis, user, g))) {
-    throw new AppError(409, 'user_exists', `User ${user.id} already exists.`);
+    throw errors.userExists(user.id);
   }
   try {
     // Drops what an earlier user of this id left in the cart now, rather than at the first cart write.
@@ -40,13 +38,13 @@ export async function createUser(input: CreateUserInput): Promise<User> {
 /** Reads a user; 404 when absent. */
 export async function getUser(id: string): Promise<User> {
   const user = await findUser(await getRedis(), id);
-  if (!user) throw notFound(id);
+  if (!user) throw errors.userNotFound(id);
   return user;
 }
 
 /** Applies a partial update; 404 when absent. */
 export async function updateUser(id: string, input: UpdateUserInput): Promise<User> {
-  if (!(await updateUserFields(await getRedis(), id, input))) throw notFound(id);
+  if (!(await updateUserFields(await getRedis(), id, input))) throw errors.userNotFound(id);
   return getUser(id);
 }
 
@@ -58,9 +56,9 @@ export async function updateUser(id: string, input: UpdateUserInput): Promise<Us
 export async function deleteUser(id: string): Promise<void> {
   const redis = await getRedis();
   const { exists, generation } = await readGeneration(redis, id);
-  if (!exists) throw notFound(id);
+  if (!exists) throw errors.userNotFound(id);
   const g = generation ?? (await adoptGeneration(redis, id, await reserveGeneration(redis, id)));
-  if (g === undefined) throw notFound(id);
+  if (g === undefined) throw errors.userNotFound(id);
   await closeCart(redis, id, g);
-  if (!(await deleteUserIf(redis, id, g))) throw notFound(id);
+  if (!(await deleteUserIf(redis, id, g))) throw errors.userNotFound(id);
 }

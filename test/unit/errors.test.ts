@@ -1,13 +1,15 @@
 import { ClientOfflineError, ErrorReply, SocketClosedUnexpectedlyError } from 'redis';
 import { describe, expect, it } from 'vitest';
 import {
-  AppError,
   ensureError,
+  ERROR_STATUS,
+  errors,
   isRedisUnavailable,
+  QueueUnavailableError,
   RedisDeadlineError,
   RedisUnavailableError,
-  toErrorResponse,
 } from '../../shared/errors.js';
+import { toErrorResponse } from '../../shared/http/problem.js';
 import { testContext } from '../support/context.js';
 
 function body(res: { body?: unknown }): Record<string, unknown> {
@@ -21,25 +23,38 @@ function refused(): Error {
 }
 
 describe('toErrorResponse', () => {
-  it('maps an AppError to problem+json with its status, code and field errors', () => {
+  it('maps a catalogued error to problem+json with its status, code and field errors', () => {
     const ctx = testContext();
     const res = toErrorResponse(
-      new AppError(404, 'sku_not_found', 'SKU x does not exist', {
-        errors: [{ field: 'skuId', message: 'unknown' }],
-      }),
+      errors.validationFailed([{ field: 'body.skuId', message: 'is required' }]),
       ctx,
     );
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(400);
     expect(res.headers).toMatchObject({ 'Content-Type': 'application/problem+json' });
     expect(body(res)).toEqual({
-      type: 'https://httpstatuses.io/404',
-      title: 'Not Found',
-      status: 404,
-      detail: 'SKU x does not exist',
-      code: 'sku_not_found',
-      errors: [{ field: 'skuId', message: 'unknown' }],
+      type: 'https://httpstatuses.io/400',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'Invalid body.skuId is required',
+      code: 'validation_failed',
+      errors: [{ field: 'body.skuId', message: 'is required' }],
     });
     expect(ctx.logs).toEqual([]);
+  });
+
+  it('turns retry hints and related resources into Retry-After and Location', () => {
+    expect(toErrorResponse(errors.loadInProgress('abc123'), testContext()).headers).toMatchObject({
+      Location: '/api/biglist/loads/abc123',
+    });
+    expect(toErrorResponse(errors.idempotencyInProgress(), testContext()).headers).toMatchObject({
+      'Retry-After': '1',
+    });
+  });
+
+  it('maps a queue that cannot take messages to 503 queue_unavailable with Retry-After', () => {
+    const res = toErrorResponse(new QueueUnavailableError('storage down'), testContext());
+    expect([res.status, body(res).code]).toEqual([503, 'queue_unavailable']);
+    expect(res.headers).toMatchObject({ 'Retry-After': '5' });
   });
 
   it.each([
@@ -81,7 +96,7 @@ describe('ensureError', () => {
 
 describe('isRedisUnavailable', () => {
   it('is false for application errors and command errors', () => {
-    expect(isRedisUnavailable(new AppError(400, 'bad', 'bad'))).toBe(false);
+    expect(isRedisUnavailable(errors.userNotFound('x'))).toBe(false);
     expect(isRedisUnavailable(new ErrorReply('ERR syntax error'))).toBe(false);
     expect(isRedisUnavailable('text')).toBe(false);
   });
@@ -113,5 +128,40 @@ describe('transient server states', () => {
 
   it('maps a missed deadline to 503', () => {
     expect(isRedisUnavailable(new RedisDeadlineError('PING took too long'))).toBe(true);
+  });
+});
+
+describe('the error catalogue', () => {
+  it('gives every factory a code of the catalogue and its status', () => {
+    const made = [
+      errors.validationFailed([]),
+      errors.bodyRequired(),
+      errors.invalidJson(),
+      errors.invalidCursor(),
+      errors.userNotFound('u'),
+      errors.skuNotFound('s'),
+      errors.cartLineNotFound('u', 's'),
+      errors.loadNotFound('l'),
+      errors.listNotFound(),
+      errors.userExists('u'),
+      errors.quantityLimitExceeded(3),
+      errors.loadInProgress(),
+      errors.loadFinished('l', 'completed'),
+      errors.idempotencyInProgress(),
+      errors.listReplaced('was replaced'),
+      errors.preconditionFailed(),
+      errors.bodyTooLarge(10),
+      errors.unsupportedMediaType(),
+      errors.idempotencyKeyReused(),
+    ];
+    for (const e of made) expect([e.code, e.status]).toEqual([e.code, ERROR_STATUS[e.code]]);
+    // Every catalogued code is made by a factory, or by the mapper (internal and unavailable errors).
+    const produced = new Set([
+      ...made.map((e) => e.code),
+      'internal_error',
+      'redis_unavailable',
+      'queue_unavailable',
+    ]);
+    expect(Object.keys(ERROR_STATUS).filter((c) => !produced.has(c as never))).toEqual([]);
   });
 });

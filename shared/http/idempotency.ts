@@ -1,17 +1,19 @@
+// Idempotency-Key: a header in, a replayed response out. The records live in shared/idempotency/store.ts.
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
-import { parseWith } from '../http.js';
+import { errors } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
+import { claim, complete, release } from '../idempotency/store.js';
 import { getRedis } from '../redis/client.js';
-import { claim, complete, release } from './store.js';
+import { parseWith } from './request.js';
 
 const DAY_SECONDS = 86_400;
 // How long a claim may stay unfinished before another attempt may take over (e.g. the worker died).
 const CLAIM_SECONDS = 60;
 
-const IdempotencyHeader = z
+/** The Idempotency-Key header. */
+export const IdempotencyHeader = z
   .string()
   .regex(ID_PATTERN, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ -' })
   .optional();
@@ -39,23 +41,8 @@ export async function withIdempotency(
   const redis = await getRedis();
   const existing = await claim(redis, scope, key, fingerprint, CLAIM_SECONDS);
   if (existing) {
-    if (existing.fingerprint !== fingerprint) {
-      throw new AppError(
-        422,
-        'idempotency_key_reused',
-        'This Idempotency-Key was used with a different request body.',
-      );
-    }
-    if (existing.state === 'pending') {
-      throw new AppError(
-        409,
-        'idempotency_in_progress',
-        'A request with this Idempotency-Key is still being processed.',
-        {
-          headers: { 'Retry-After': '1' },
-        },
-      );
-    }
+    if (existing.fingerprint !== fingerprint) throw errors.idempotencyKeyReused();
+    if (existing.state === 'pending') throw errors.idempotencyInProgress();
     return {
       status: existing.status,
       headers: { ...existing.headers, 'Idempotent-Replayed': 'true' },

@@ -1,0 +1,147 @@
+// Routes are declared once: method, path, auth level, schemas, responses and the error codes they can
+// answer. `defineRoute` registers the function with `app.http` and keeps the declaration, from which
+// shared/openapi.ts derives the document. The wrapper does the HTTP work every route shares: validation by
+// target (path, query, body), Idempotency-Key, and mapping every failure to problem+json.
+import {
+  app,
+  type HttpHandler,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors.js';
+import { idempotencyKey, withIdempotency } from './idempotency.js';
+import { toErrorResponse } from './problem.js';
+import { parseJsonBody, parseWith, queryOf, readBodyText } from './request.js';
+
+/** A documented success response. */
+export interface SuccessResponse {
+  description: string;
+  schema?: z.ZodType;
+  headers?: string[];
+  /** A text/plain body (streamed). */
+  text?: boolean;
+}
+
+/** A request header a route reads, documented. */
+export interface HeaderDoc {
+  name: string;
+  description: string;
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** What a handler gets: the validated path, query and body, and the request for anything else. */
+export interface RouteInput<P, Q, B> {
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+  request: HttpRequest;
+}
+
+/** A route as documented: everything but the handler. */
+export interface DeclaredRoute {
+  name: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** As the host's route template, with a leading slash: `/carts/{userId}/items`. */
+  path: string;
+  authLevel: 'anonymous' | 'function';
+  summary: string;
+  tag: string;
+  params?: z.ZodObject | undefined;
+  query?: z.ZodObject | undefined;
+  body?: z.ZodType | undefined;
+  /** An empty body counts as `{}` instead of body_required. */
+  bodyOptional?: boolean;
+  /** Headers the handler reads itself (Idempotency-Key is added for idempotent routes). */
+  headers?: HeaderDoc[];
+  /** Success responses by status. */
+  responses: Record<number, SuccessResponse>;
+  /** Error codes the route's own rules can answer (the ones every route shares are added by the document). */
+  errors?: ErrorCode[];
+  /** Whether the route honours Idempotency-Key. */
+  idempotent?: boolean;
+  /** The route answers without Redis (so never redis_unavailable). */
+  offline?: boolean;
+}
+
+/** A route's full declaration. */
+export interface RouteSpec<
+  P extends z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined,
+  B extends z.ZodType | undefined,
+> extends Omit<DeclaredRoute, 'params' | 'query' | 'body' | 'idempotent'> {
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** The scope of Idempotency-Key records for this route; when set, the header is honoured. */
+  idempotency?: (input: { params: Out<P> }) => string;
+  handler: (input: RouteInput<P, Q, B>, context: InvocationContext) => Promise<HttpResponseInit>;
+}
+
+const declared: DeclaredRoute[] = [];
+
+/** Registers a route with the Functions host and keeps its declaration; returns the wrapped handler. */
+export function defineRoute<
+  P extends z.ZodObject | undefined = undefined,
+  Q extends z.ZodObject | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(spec: RouteSpec<P, Q, B>): HttpHandler {
+  const handler: HttpHandler = async (request, context) => {
+    try {
+      const params = (
+        spec.params ? parseWith(spec.params, { ...request.params }, 'path') : undefined
+      ) as Out<P>;
+      const query = (spec.query ? parseWith(spec.query, queryOf(request), 'query') : undefined) as Out<Q>;
+      const key = spec.idempotency ? idempotencyKey(request) : undefined;
+      const text = spec.body ? await readBodyText(request) : '';
+      const body = (spec.body ? parseJsonBody(text, spec.body, spec.bodyOptional) : undefined) as Out<B>;
+      const run = () => spec.handler({ params, query, body, request }, context);
+      return spec.idempotency
+        ? await withIdempotency(spec.idempotency({ params }), key, text, run)
+        : await run();
+    } catch (err) {
+      return toErrorResponse(err, context);
+    }
+  };
+  app.http(spec.name, {
+    route: spec.path.slice(1),
+    methods: [spec.method],
+    authLevel: spec.authLevel,
+    handler,
+  });
+  declared.push({
+    name: spec.name,
+    method: spec.method,
+    path: spec.path,
+    authLevel: spec.authLevel,
+    summary: spec.summary,
+    tag: spec.tag,
+    params: spec.params,
+    query: spec.query,
+    body: spec.body,
+    bodyOptional: spec.bodyOptional ?? false,
+    headers: spec.headers ?? [],
+    responses: spec.responses,
+    errors: spec.errors ?? [],
+    idempotent: spec.idempotency !== undefined,
+    offline: spec.offline ?? false,
+  });
+  return handler;
+}
+
+/** Every route declared so far (all of them once the app's function files are loaded). */
+export function declaredRoutes(): readonly DeclaredRoute[] {
+  return declared;
+}
+
+/** A JSON response with the given status and extra headers. */
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, jsonBody: body, headers: { 'Cache-Control': 'no-store', ...headers } };
+}
+
+/** An empty response (204 and the like). */
+export function empty(status = 204, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers };
+}
