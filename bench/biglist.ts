@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { createClient } from 'redis';
-import { freePort, startAzurite, startRedis } from '../test/support/servers.js';
+import { freePort, startAzurite, startRedis } from '../scripts/localServices.js';
 import { median, printTable, startNode, stop } from './support.js';
 
 const run = promisify(execFile);
@@ -144,7 +144,7 @@ async function parent(): Promise<void> {
       await admin.flushAll();
       await queue.clearMessages();
       const runnerPort = await freePort();
-      const runner = await startNode('scripts/serve.js', runnerPort, {
+      const runner = await startNode('local-runner/serve.js', runnerPort, {
         ...childEnv,
         REDIS_URL: `redis://127.0.0.1:${redisPort}`,
         BIGLIST_WRITE_MODE: mode,

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import functions, { type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { createClient } from 'redis';
-import { freePort, startRedis } from '../test/support/servers.js';
+import { freePort, startRedis } from '../scripts/localServices.js';
 import { median, printTable } from './support.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_S ?? 5) * 1000;

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort, startRedis } from '../test/support/servers.js';
+import { freePort, startRedis } from '../scripts/localServices.js';
 import { median, printTable, startNode, stop } from './support.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
@@ -28,7 +28,7 @@ const redis = await startRedis(redisPort, mkdtempSync(join(tmpdir(), 'bench-redi
 const barePort = await freePort();
 const runnerPort = await freePort();
 const bare = await startNode('bench/bareServer.js', barePort);
-const runner = await startNode('scripts/serve.js', runnerPort, {
+const runner = await startNode('local-runner/serve.js', runnerPort, {
   REDIS_URL: `redis://127.0.0.1:${redisPort}`,
   LOCAL_RUNNER_LOG_LEVEL: 'warning',
   AzureWebJobsStorage: '',

@@ -1,9 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { waitForPort } from '../test/support/servers.js';
-
-/** The project folder, from dist/bench or bench. */
-export const ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/') ? '../..' : '..');
+import { ROOT, waitForPort } from '../scripts/localServices.js';
 
 /** Starts a compiled script in its own Node process (so it gets its own core) and waits for its port. */
 export async function startNode(

@@ -1,45 +1,17 @@
 // `npm start`: runs the app locally, starting whatever is missing (Azurite, a local Redis), then
 // `func start` when Azure Functions Core Tools are installed, else the project's local runner.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { join, resolve } from 'node:path';
-import { applyLocalSettings } from './runner/hostConfig.js';
-import { startLocalRunner } from './runner/index.js';
+import { join } from 'node:path';
+import { applyLocalSettings } from '../local-runner/hostConfig.js';
+import { startLocalRunner } from '../local-runner/index.js';
+import { isListening, ROOT, startAzurite, startRedis } from './localServices.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const children: ChildProcess[] = [];
+// What this script started, stopped again when it ends.
+const children: Array<{ stop: () => Promise<void> }> = [];
 
 function log(message: string): void {
   console.log(`start: ${message}`);
-}
-
-function reachable(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((done) => {
-    const s = new Socket();
-    const finish = (ok: boolean) => {
-      s.destroy();
-      done(ok);
-    };
-    s.setTimeout(timeoutMs, () => {
-      finish(false);
-    });
-    s.once('connect', () => {
-      finish(true);
-    });
-    s.once('error', () => {
-      finish(false);
-    });
-    s.connect(port, host);
-  });
-}
-
-async function waitFor(host: string, port: number, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await reachable(host, port))) {
-    if (Date.now() > until) throw new Error(`${what} did not start listening on ${host}:${String(port)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 function onPath(command: string): boolean {
@@ -59,7 +31,7 @@ function loadSettings(): void {
 async function ensureAzurite(): Promise<void> {
   const storage = process.env.AzureWebJobsStorage ?? '';
   if (storage !== 'UseDevelopmentStorage=true') return;
-  if ((await reachable('127.0.0.1', 10000)) && (await reachable('127.0.0.1', 10001))) {
+  if ((await isListening(10000)) && (await isListening(10001))) {
     log('Azurite (or another storage emulator) already listens on 10000/10001');
     return;
   }
@@ -67,13 +39,8 @@ async function ensureAzurite(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   log('starting Azurite from node_modules (blob 10000, queue 10001, table 10002; data in .tmp/azurite)');
   children.push(
-    spawn(
-      join(ROOT, 'node_modules', '.bin', 'azurite'),
-      ['--silent', '--disableTelemetry', '--skipApiVersionCheck', '--location', dir],
-      { stdio: 'inherit' },
-    ),
+    await startAzurite(dir, { ports: { blob: 10000, queue: 10001, table: 10002 }, location: dir }),
   );
-  await waitFor('127.0.0.1', 10001, 'Azurite');
 }
 
 async function ensureRedis(): Promise<void> {
@@ -81,7 +48,7 @@ async function ensureRedis(): Promise<void> {
   const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
   const host = url.hostname;
   const port = Number(url.port || 6379);
-  if (await reachable(host, port)) {
+  if (await isListening(port, host)) {
     log(`Redis answers at ${host}:${String(port)}`);
     return;
   }
@@ -98,22 +65,13 @@ async function ensureRedis(): Promise<void> {
     );
   }
   const dir = join(ROOT, '.tmp', 'redis');
-  mkdirSync(dir, { recursive: true });
   log(`starting redis-server on 127.0.0.1:${String(port)} (data in .tmp/redis)`);
-  children.push(
-    spawn(
-      'redis-server',
-      ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '60 1000'],
-      {
-        stdio: 'ignore',
-      },
-    ),
-  );
-  await waitFor('127.0.0.1', port, 'redis-server');
+  // A snapshot now and then, so that local data survives a restart of `npm start`.
+  children.push(await startRedis(port, dir, ['--save', '60 1000']));
 }
 
 function stopChildren(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children) void c.stop();
 }
 
 async function main(): Promise<void> {
@@ -123,7 +81,6 @@ async function main(): Promise<void> {
   if (onPath('func')) {
     log('Azure Functions Core Tools found: running func start');
     const func = spawn('func', ['start'], { stdio: 'inherit', cwd: ROOT });
-    children.push(func);
     func.on('exit', (code) => {
       stopChildren();
       process.exit(code ?? 0);

@@ -79,7 +79,7 @@ export interface RedisConfig {
   host: string;
   port: number;
   tls: boolean;
-  /** PEM CA bundle to trust in addition to nothing else; undefined means the system store. */
+  /** PEM CA certificates to trust instead of the system store; undefined means the system store. */
   ca: string | undefined;
   cluster: boolean;
   auth: RedisAuth;

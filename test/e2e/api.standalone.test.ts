@@ -1,3 +1,3 @@
-import { apiSuite } from '../support/apiSuite.js';
+import { apiSuite } from './apiSuite.js';
 
 apiSuite('standalone');

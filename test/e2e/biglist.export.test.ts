@@ -2,7 +2,7 @@
 // checked value by value in both orders, and memory held flat for a client that stops reading.
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
 import { emptyQueues, freePort, startRedis, type RedisProcess } from '../support/servers.js';
@@ -73,6 +73,7 @@ afterAll(async () => {
 
 describe('GET /api/biglist/export', { timeout: 180_000 }, () => {
   it('answers 404 problem+json while nothing is published', async () => {
+    await admin(redis.port, (c) => c.flushAll());
     const res = await api('GET', '/biglist/export');
     expect([res.status, res.body.code]).toEqual([404, 'list_not_found']);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -112,6 +113,7 @@ describe('GET /api/biglist/export', { timeout: 180_000 }, () => {
   });
 
   it('stops reading Redis when the client goes away', async () => {
+    await load(3_000_000, 100_000);
     const dumps = async () =>
       Number(
         /cmdstat_dump:calls=(\d+)/.exec(await admin(redis.port, (c) => c.info('commandstats')))?.[1] ?? 0,

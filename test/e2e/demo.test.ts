@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { admin } from '../support/redis.js';
 import { freePort } from '../support/servers.js';
 

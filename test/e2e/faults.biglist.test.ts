@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';

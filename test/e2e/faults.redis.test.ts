@@ -2,7 +2,7 @@
 // that stalls with its sockets open, black-holes traffic, answers slowly or cuts connections.
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until, type Res } from '../support/http.js';
 import { descendingListPayload } from '../../shared/redis/rdb.js';

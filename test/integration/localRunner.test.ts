@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import { postChunked, until } from '../support/http.js';
 import { azuriteConnectionString } from '../support/servers.js';

@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { postChunked } from '../support/http.js';
 
 const root = resolve(import.meta.dirname, '..', 'fixtures', 'streamApp');

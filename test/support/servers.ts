@@ -1,14 +1,22 @@
 // Starts real servers on loopback for the tests: redis-server (plain, TLS, cluster) and Azurite.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { QueueServiceClient } from '@azure/storage-queue';
+import { freePort, ROOT, startAzurite, startRedis } from '../../scripts/localServices.js';
+
+// The local services themselves are started by scripts/localServices.ts, as `npm start` starts them.
+export {
+  azuriteConnectionString,
+  freePort,
+  startAzurite,
+  startRedis,
+  waitForPort,
+  type LocalProcess as RedisProcess,
+} from '../../scripts/localServices.js';
 
 const run = promisify(execFile);
-// From test/support, or from dist/test/support when a compiled benchmark imports this file.
-const ROOT = resolve(import.meta.dirname, import.meta.dirname.includes('/dist/') ? '../../..' : '../..');
 
 /** Addresses and files the tests need, handed to them by the global setup. */
 export interface TestServers {
@@ -17,96 +25,6 @@ export interface TestServers {
   cluster: { ports: number[]; tlsPorts: number[]; caFile: string };
   azurite: { blobPort: number; queuePort: number; connectionString: string };
   workDir: string;
-}
-
-/** A free TCP port on 127.0.0.1 (and, when asked, its cluster-bus twin at +10000). */
-export async function freePort(withBus = false): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((ok, fail) => {
-      const srv = createServer();
-      srv.once('error', fail);
-      srv.listen(0, '127.0.0.1', () => {
-        const address = srv.address();
-        srv.close(() => ok(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-    if (!withBus || (port < 55000 && (await isFree(port + 10000)))) return port;
-  }
-}
-
-async function isFree(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.once('error', () => ok(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
-  });
-}
-
-/** Resolves once something accepts TCP connections on the port, or rejects after the timeout. */
-export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((done) => {
-      const s = new Socket();
-      const finish = (result: boolean) => {
-        s.destroy();
-        done(result);
-      };
-      s.once('connect', () => {
-        finish(true);
-      });
-      s.once('error', () => {
-        finish(false);
-      });
-      s.connect(port, '127.0.0.1');
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A redis-server child process with the arguments it was started with. */
-export interface RedisProcess {
-  port: number;
-  child: ChildProcess;
-  stop: () => Promise<void>;
-}
-
-/** Starts redis-server in the foreground on 127.0.0.1 with the given extra arguments. */
-export async function startRedis(port: number, dir: string, extra: string[] = []): Promise<RedisProcess> {
-  mkdirSync(dir, { recursive: true });
-  const args = [
-    '--bind',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'no',
-    '--logfile',
-    join(dir, 'redis.log'),
-    ...extra,
-  ];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const failed = new Promise<never>((_, fail) =>
-    child.once('error', (e) => fail(new Error(`cannot start redis-server (is it installed?): ${e.message}`))),
-  );
-  await Promise.race([waitForPort(port), failed]);
-  return {
-    port,
-    child,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
 }
 
 /** Makes a CA and a server certificate for `names` (DNS or IP SANs) with the openssl CLI. */
@@ -274,50 +192,6 @@ export async function startTestServers(): Promise<{ servers: TestServers; stop: 
   }
 }
 
-/** A running Azurite on free loopback ports, in memory, without telemetry. */
-export interface AzuriteProcess {
-  blobPort: number;
-  queuePort: number;
-  connectionString: string;
-  stop: () => Promise<void>;
-}
-
-/** Starts Azurite from node_modules on free loopback ports and waits for its blob and queue services. */
-export async function startAzurite(cwd: string): Promise<AzuriteProcess> {
-  const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
-  const bind = (service: string, port: number) => [
-    `--${service}Host`,
-    '127.0.0.1',
-    `--${service}Port`,
-    String(port),
-  ];
-  const child = spawn(
-    join(ROOT, 'node_modules', '.bin', 'azurite'),
-    [
-      '--silent',
-      '--inMemoryPersistence',
-      '--disableTelemetry',
-      '--skipApiVersionCheck',
-      ...bind('blob', blobPort),
-      ...bind('queue', queuePort),
-      ...bind('table', tablePort),
-    ],
-    { stdio: 'ignore', cwd },
-  );
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    await Promise.all([waitForPort(blobPort, 30_000), waitForPort(queuePort, 30_000)]);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { blobPort, queuePort, connectionString: azuriteConnectionString(blobPort, queuePort), stop };
-}
-
 async function waitForClusterOk(ports: number[]): Promise<void> {
   const until = Date.now() + 20_000;
   for (;;) {
@@ -328,19 +202,6 @@ async function waitForClusterOk(ports: number[]): Promise<void> {
     if (Date.now() > until) throw new Error('Redis cluster did not reach cluster_state:ok');
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Azurite's documented development account, pointed at the given ports. */
-export function azuriteConnectionString(blobPort: number, queuePort: number): string {
-  // The well-known devstoreaccount1 key is public (Azurite and the Azure docs publish it); not a secret.
-  const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-  return [
-    'DefaultEndpointsProtocol=http',
-    'AccountName=devstoreaccount1',
-    `AccountKey=${key}`,
-    `BlobEndpoint=http://127.0.0.1:${blobPort}/devstoreaccount1`,
-    `QueueEndpoint=http://127.0.0.1:${queuePort}/devstoreaccount1`,
-  ].join(';');
 }
 
 /** Creates each queue on Azurite if needed and empties it; returns a client for the account. */

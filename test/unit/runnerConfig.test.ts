@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyLocalSettings, parseTimeSpan, readHostSettings } from '../../scripts/runner/hostConfig.js';
-import { compareRoutes, compileRoute, matchRoute } from '../../scripts/runner/routes.js';
+import { applyLocalSettings, parseTimeSpan, readHostSettings } from '../../local-runner/hostConfig.js';
+import { compareRoutes, compileRoute, matchRoute } from '../../local-runner/routes.js';
 
 describe('matchRoute', () => {
   it.each([

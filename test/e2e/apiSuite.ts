@@ -1,10 +1,10 @@
 // End-to-end tests of the cart API over HTTP through the local runner, against real Redis.
 // Run once per Redis mode (standalone, cluster) from two test files, each in its own process.
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../scripts/runner/index.js';
-import { call as httpCall } from './http.js';
-import { admin } from './redis.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+import { call as httpCall } from '../support/http.js';
+import { admin } from '../support/redis.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -49,6 +49,18 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     process.env.REDIS_CLUSTER = mode === 'cluster' ? 'true' : 'false';
     runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
   });
+
+  // Every test starts from an empty database and arranges what it needs.
+  beforeEach(async () => {
+    for (const port of ports) await admin(port, (c) => c.flushAll());
+  });
+
+  /** The classic demo's data several tests build on: user 1 (Parker Perry), sku123 and sku456. */
+  async function seed(): Promise<void> {
+    await call('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' });
+    await call('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
+    await call('PUT', '/skus/sku456', { name: 'Magic Mouse', price: '49.50' });
+  }
 
   afterAll(async () => {
     await runner.stop();
@@ -103,6 +115,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('keeps one line exactly right under hundreds of concurrent adds and decrements', async () => {
+      await seed();
       await call('POST', '/users', { id: 'conc', firstName: 'C', lastName: 'C' });
       await call('PUT', '/carts/conc/items/sku123', { quantity: 400 });
       const ops = Array.from({ length: 600 }, (_, i) =>
@@ -117,6 +130,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('never goes below zero when concurrent decrements outnumber the quantity', async () => {
+      await seed();
       await call('POST', '/users', { id: 'drain', firstName: 'D', lastName: 'D' });
       await call('PUT', '/carts/drain/items/sku123', { quantity: 30 });
       const results = await Promise.all(
@@ -130,6 +144,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('caps a line at the maximum quantity', async () => {
+      await seed();
       await call('POST', '/users', { id: 'cap', firstName: 'C', lastName: 'C' });
       await call('POST', '/carts/cap/items', { skuId: 'sku123', quantity: 998 });
       const res = await call('POST', '/carts/cap/items', { skuId: 'sku123', quantity: 2 });
@@ -139,6 +154,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('reports a line whose SKU was deleted as unavailable and leaves it out of the totals', async () => {
+      await seed();
       await call('POST', '/users', { id: 'gone', firstName: 'G', lastName: 'G' });
       await call('PUT', '/skus/temp', { name: 'Temp', price: '10.00' });
       await call('POST', '/carts/gone/items', { skuId: 'temp', quantity: 3 });
@@ -158,6 +174,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('replays an idempotent add instead of applying it twice, and refuses the key with another body', async () => {
+      await seed();
       await call('POST', '/users', { id: 'idem', firstName: 'I', lastName: 'I' });
       const h = { 'Idempotency-Key': 'add-0001' };
       const first = await call('POST', '/carts/idem/items', { skuId: 'sku123', quantity: 2 }, h);
@@ -216,6 +233,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('applies If-Match as RFC 9110 says: strong comparison, 412 for any tag that is not current, 400 only when malformed', async () => {
+      await seed();
       await call('POST', '/users', { id: 'rfc', firstName: 'R', lastName: 'F' });
       const current = await call('POST', '/carts/rfc/items', { skuId: 'sku123' });
       const tag = current.headers.get('etag') ?? '';
@@ -300,6 +318,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('serves a user created outside the API (as in the classic demo), and deletes it for good', async () => {
+      await seed();
       for (const port of ports) {
         await admin(port, async (c) => {
           await c.hSet('user:legacy', { first_name: 'Old', last_name: 'Timer' }).catch(() => undefined);
@@ -332,6 +351,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('manages users: read, partial update, email removal, delete with cart', async () => {
+      await seed();
       await call('POST', '/users', { id: 'u2', firstName: 'Ann', lastName: 'Lee', email: 'ann@example.com' });
       expect((await call('POST', '/users', { id: 'u2', firstName: 'X', lastName: 'Y' })).status).toBe(409);
       expect((await call('PATCH', '/users/u2', { lastName: 'Smith' })).body).toEqual({
@@ -374,6 +394,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
     });
 
     it('answers every kind of bad input with the right 4xx problem and writes nothing', async () => {
+      await seed();
       const before = await snapshot();
       const big = JSON.stringify({ firstName: 'x'.repeat(20_000), lastName: 'y' });
       const cases: Array<[string, string, unknown, Record<string, string>, number, string]> = [

@@ -1,6 +1,6 @@
 // `npm run serve`: runs the compiled app in the local runner on $PORT (default 7071).
 import { resolve } from 'node:path';
-import { startLocalRunner } from './runner/index.js';
+import { startLocalRunner } from './index.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const port = Number(process.env.PORT ?? 7071);
