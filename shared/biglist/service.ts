@@ -276,13 +276,16 @@ export async function processMessage(
     if (await isCommitted(redis, finalKey)) {
       log.log(`biglist: segment ${msg.index} of ${load.loadId} already written (redelivery)`);
     } else {
-      const token = attemptToken(delivery.messageId, delivery.dequeueCount);
-      const range = { start: msg.start, end: msg.end };
+      const write = {
+        loadId: load.loadId,
+        finalKey,
+        token: attemptToken(delivery.messageId, delivery.dequeueCount),
+        start: msg.start,
+        end: msg.end,
+      };
       if (size >= RESTORE_MIN_VALUES && (await restoreWorks(redis, log))) path = 'restore';
       const attempt =
-        path === 'restore'
-          ? await restoreAttempt(redis, load.loadId, finalKey, token, range)
-          : await pushAttempt(redis, load.loadId, finalKey, token, range);
+        path === 'restore' ? await restoreAttempt(redis, write) : await pushAttempt(redis, write);
       const committed = await commitAttempt(redis, attempt, finalKey, size);
       if (committed === 'incomplete') throw new Error(`segment ${msg.index} was cut short; retrying`);
       if (committed === 'duplicate') {

@@ -178,10 +178,21 @@ export async function removeEarlierAttempts(
   await Promise.all(doomed.map((k) => redis.unlink(k)));
 }
 
+/** One delivery's write of a segment: values start..end of a load, into its own attempt key. */
+export interface SegmentWrite {
+  loadId: string;
+  /** Where the segment goes once complete. */
+  finalKey: string;
+  /** Names the delivery (see attemptToken). */
+  token: string;
+  start: number;
+  end: number;
+}
+
 /** The attempt key of a delivery, listed for the clean-up of its load before it exists. */
-async function newAttempt(redis: Redis, loadId: string, finalKey: string, token: string): Promise<string> {
-  const attempt = keys.biglistAttempt(finalKey, token);
-  await redis.sAdd(keys.biglistAttempts(loadId), attempt);
+async function newAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
+  const attempt = keys.biglistAttempt(write.finalKey, write.token);
+  await redis.sAdd(keys.biglistAttempts(write.loadId), attempt);
   return attempt;
 }
 
@@ -191,14 +202,9 @@ async function newAttempt(redis: Redis, loadId: string, finalKey: string, token:
  * size. Only the first push may create the key (with its TTL, in one MULTI); the others are LPUSHX, so a
  * copy removed meanwhile (by a later delivery) is never recreated without a TTL.
  */
-export async function pushAttempt(
-  redis: Redis,
-  loadId: string,
-  finalKey: string,
-  token: string,
-  range: { start: number; end: number },
-): Promise<string> {
-  const attempt = await newAttempt(redis, loadId, finalKey, token);
+export async function pushAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
+  const attempt = await newAttempt(redis, write);
+  const range = write;
   const batch = (from: number) => {
     const to = Math.min(range.end, from + PUSH_BATCH - 1);
     const values = new Array<string>(to - from + 1);
@@ -232,20 +238,14 @@ export async function pushAttempt(
  * Writes values start..end into the delivery's private attempt key in one RESTORE of the serialized list
  * (built here, one segment's payload in memory at a time), with the attempt's TTL.
  */
-export async function restoreAttempt(
-  redis: Redis,
-  loadId: string,
-  finalKey: string,
-  token: string,
-  range: { start: number; end: number },
-): Promise<string> {
-  const attempt = await newAttempt(redis, loadId, finalKey, token);
+export async function restoreAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
+  const attempt = await newAttempt(redis, write);
   // More RESTOREs at once than this only queue up in Redis and fight for the same core.
   while (restoresRunning >= RESTORES_AT_ONCE) await new Promise<void>((r) => restoreWaiters.push(r));
   restoresRunning++;
   const buffer = payloadBuffers.pop() ?? Buffer.allocUnsafe(payloadBound(PAYLOAD_BUFFER_VALUES));
   try {
-    const payload = descendingListPayload(range.end, range.start, buffer);
+    const payload = descendingListPayload(write.end, write.start, buffer);
     await redis.restore(attempt, ATTEMPT_TTL_MS, payload, { REPLACE: true });
   } finally {
     // Written and answered: the buffer is free again for the next segment.
