@@ -6,14 +6,103 @@ targetScope = 'subscription'
 @description('azd environment name; names and tags every resource')
 param environmentName string
 
+// Regions offering Flex Consumption (the list of the official Flex Consumption azd quickstart, without its
+// canary region); AMR is offered in each, though not every size everywhere: see the README.
 @minLength(1)
 @description('Azure region for every resource')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object id of the deploying user: gets Redis and storage access for Redis Insight and local runs; empty to skip')
+@description('Object id of the deploying principal (azd fills it in); gets data access only with grantDeployerDataAccess')
 param principalId string = ''
 
+@description('Kind of the deploying principal: User when signed in interactively, ServicePrincipal in a CI pipeline')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+@description('Give the deploying principal Redis and storage data access (Redis Insight, local runs); on for development, off for production')
+param grantDeployerDataAccess bool = true
+
 @description('Azure Managed Redis SKU (Balanced_B0 is the smallest; see the README for sizes and cost)')
+@allowed([
+  'Balanced_B0'
+  'Balanced_B1'
+  'Balanced_B3'
+  'Balanced_B5'
+  'Balanced_B10'
+  'Balanced_B20'
+  'Balanced_B50'
+  'Balanced_B100'
+  'Balanced_B150'
+  'Balanced_B250'
+  'Balanced_B350'
+  'Balanced_B500'
+  'Balanced_B700'
+  'Balanced_B1000'
+  'MemoryOptimized_M10'
+  'MemoryOptimized_M20'
+  'MemoryOptimized_M50'
+  'MemoryOptimized_M100'
+  'MemoryOptimized_M150'
+  'MemoryOptimized_M250'
+  'MemoryOptimized_M350'
+  'MemoryOptimized_M500'
+  'MemoryOptimized_M700'
+  'MemoryOptimized_M1000'
+  'MemoryOptimized_M1500'
+  'MemoryOptimized_M2000'
+  'ComputeOptimized_X3'
+  'ComputeOptimized_X5'
+  'ComputeOptimized_X10'
+  'ComputeOptimized_X20'
+  'ComputeOptimized_X50'
+  'ComputeOptimized_X100'
+  'ComputeOptimized_X150'
+  'ComputeOptimized_X250'
+  'ComputeOptimized_X350'
+  'ComputeOptimized_X500'
+  'ComputeOptimized_X700'
+  'FlashOptimized_A250'
+  'FlashOptimized_A500'
+  'FlashOptimized_A700'
+  'FlashOptimized_A1000'
+  'FlashOptimized_A1500'
+  'FlashOptimized_A2000'
+  'FlashOptimized_A4500'
+])
 param redisSku string = 'Balanced_B1'
 
 @description('Replicate Redis for the availability SLA; roughly doubles its cost; cannot be turned off later')
@@ -27,12 +116,16 @@ param redisClusteringPolicy string = 'OSSCluster'
 @allowed(['NoEviction', 'AllKeysLRU', 'AllKeysLFU', 'AllKeysRandom', 'VolatileLRU', 'VolatileLFU', 'VolatileRandom', 'VolatileTTL'])
 param redisEvictionPolicy string = 'NoEviction'
 
-@description('Node.js version of the Function App')
-@allowed(['22', '24'])
+@description('Redis persistence: none (a cache; carts are lost with the data), aof (every second) or rdb (snapshot every hour)')
+@allowed(['none', 'aof', 'rdb'])
+param redisPersistence string = 'none'
+
+@description('Node.js version of the Function App (the versions Flex Consumption lists for Node.js)')
+@allowed(['22'])
 param nodeVersion string = '22'
 
-@description('Upper bound on Flex Consumption instances')
-@minValue(40)
+@description('Upper bound on Flex Consumption instances; each holds its own Redis connections (see the README)')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
@@ -40,14 +133,14 @@ param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-@description('Put Redis behind a private endpoint in a VNet the app is integrated with, and close its public access')
+@description('Put Redis and storage behind private endpoints in a VNet the app is integrated with, and close their public access')
 param enablePrivateNetworking bool = false
 
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var biglistQueue = 'biglist-segments'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
   location: location
   tags: tags
@@ -71,7 +164,8 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     deploymentContainerName: 'app-package'
     queueNames: [biglistQueue, '${biglistQueue}-poison']
-    allowPublicNetworkAccess: true
+    allowPublicNetworkAccess: !enablePrivateNetworking
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -85,15 +179,23 @@ module redis 'modules/redis.bicep' = {
     highAvailability: redisHighAvailability
     clusteringPolicy: redisClusteringPolicy
     evictionPolicy: redisEvictionPolicy
+    persistence: redisPersistence
     publicNetworkAccess: !enablePrivateNetworking
     appPrincipalId: identity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: grantDeployerDataAccess ? principalId : ''
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
 module network 'modules/network.bicep' = if (enablePrivateNetworking) {
   scope: rg
-  params: { name: 'vnet-${token}', location: location, tags: tags, redisId: redis.outputs.id }
+  params: {
+    name: 'vnet-${token}'
+    location: location
+    tags: tags
+    redisId: redis.outputs.id
+    storageId: storage.outputs.id
+  }
 }
 
 module rbac 'modules/rbac.bicep' = {
@@ -102,7 +204,8 @@ module rbac 'modules/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     appPrincipalId: identity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: grantDeployerDataAccess ? principalId : ''
+    userPrincipalType: principalType
   }
 }
 
@@ -127,7 +230,10 @@ module app 'modules/functionApp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     subnetId: enablePrivateNetworking ? network!.outputs.appSubnetId : ''
+    workspaceId: monitoring.outputs.workspaceId
   }
+  // The host reaches storage with the identity's roles: they exist first. (The private endpoints do too:
+  // the subnet id above comes from the network module.)
   dependsOn: [rbac]
 }
 

@@ -1,15 +1,28 @@
-// `npm run lint:infra`: lints every .bicep file (zero errors and zero warnings) and compiles
-// infra/main.bicep to .tmp/infra/main.json. Uses `bicep` from PATH, else `az bicep`, else fetches the
-// Bicep CLI from the NuGet package Azure.Bicep.CommandLine.linux-x64 with the .NET SDK into .tools/.
+// `npm run lint:infra`: lints every .bicep file (zero errors and zero warnings), compiles infra/main.bicep to
+// .tmp/infra/main.json and writes a deployment snapshot (every expression and condition evaluated) for each
+// parameter variant below. Uses the pinned Bicep CLI: `bicep` from PATH only when it is that version, else
+// the NuGet package Azure.Bicep.CommandLine.linux-x64 fetched with the .NET SDK into .tools/.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BICEP_VERSION = '0.49.2';
 const OUT = join(ROOT, '.tmp', 'infra');
 
-type Cli = (args: string[]) => { status: number; output: string };
+// Snapshots evaluate against these made-up ids; the tests read `.tmp/infra/<variant>.snapshot.json`.
+const SUBSCRIPTION = '00000000-0000-0000-0000-0000000000aa';
+const TENANT = '00000000-0000-0000-0000-0000000000bb';
+const DEPLOYER = '00000000-0000-0000-0000-0000000000cc';
+const LOCATION = 'swedencentral';
+const VARIANTS: Record<string, Record<string, string | boolean>> = {
+  // What `azd up` passes for a developer signed in interactively.
+  default: {},
+  // Private networking, no data access for the deployer, AOF persistence: a production shape.
+  private: { enablePrivateNetworking: true, grantDeployerDataAccess: false, redisPersistence: 'aof' },
+  // A CI pipeline signed in as a service principal, deploying a development environment.
+  pipeline: { principalType: 'ServicePrincipal' },
+};
 
 function run(cmd: string, args: string[]): { status: number; output: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
@@ -26,9 +39,11 @@ function fetchFromNuGet(): string {
   const bin = join(dir, 'packages', 'azure.bicep.commandline.linux-x64', BICEP_VERSION, 'tools', 'bicep');
   if (existsSync(bin)) return bin;
   if (process.platform !== 'linux' || process.arch !== 'x64')
-    throw new Error('install the Bicep CLI (or the Azure CLI) and run this again');
+    throw new Error(`install the Bicep CLI ${BICEP_VERSION} on PATH and run this again`);
   if (!works('dotnet', ['--version']))
-    throw new Error('no bicep, az or dotnet on PATH: install one of them to lint the templates');
+    throw new Error(
+      `neither Bicep CLI ${BICEP_VERSION} nor the .NET SDK is on PATH: install one to lint the templates`,
+    );
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'fetch.csproj'),
@@ -54,14 +69,19 @@ function fetchFromNuGet(): string {
   return bin;
 }
 
-function resolveCli(): Cli {
-  if (works('bicep', ['--version'])) return (args) => run('bicep', args);
-  if (works('az', ['bicep', 'version'])) {
-    // az spells the file argument as --file.
-    return ([verb = '', file = '', ...rest]) => run('az', ['bicep', verb, '--file', file, ...rest]);
-  }
-  const bin = fetchFromNuGet();
-  return (args) => run(bin, args);
+/** The pinned Bicep CLI: `bicep` from PATH when it reports the pinned version, else the NuGet copy. */
+function resolveBicep(): string {
+  const onPath = spawnSync('bicep', ['--version'], { encoding: 'utf8' });
+  if (onPath.status === 0 && onPath.stdout.includes(`version ${BICEP_VERSION} `)) return 'bicep';
+  return fetchFromNuGet();
+}
+
+function paramFile(values: Record<string, string | boolean>): string {
+  const all = { environmentName: 'ci', location: LOCATION, principalId: DEPLOYER, ...values };
+  const lines = Object.entries(all).map(
+    ([k, v]) => `param ${k} = ${typeof v === 'string' ? `'${v}'` : String(v)}`,
+  );
+  return [`using '../../infra/main.bicep'`, ...lines, ''].join('\n');
 }
 
 function bicepFiles(dir: string): string[] {
@@ -70,7 +90,10 @@ function bicepFiles(dir: string): string[] {
   );
 }
 
-const cli = resolveCli();
+const bicep = resolveBicep();
+const cli = (args: string[]) => run(bicep, args);
+// Outputs of an earlier run must not stand in for a failed one.
+rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 let failed = false;
 for (const file of bicepFiles(join(ROOT, 'infra')).sort()) {
@@ -90,5 +113,30 @@ if (built.status !== 0 || built.output !== '') {
   console.error(`lint:infra: build of infra/main.bicep\n${built.output}`);
 } else {
   console.log(`lint:infra: compiled infra/main.bicep -> ${relative(ROOT, join(OUT, 'main.json'))}`);
+}
+for (const [variant, values] of Object.entries(VARIANTS)) {
+  const file = join(OUT, `${variant}.bicepparam`);
+  writeFileSync(file, paramFile(values));
+  // `snapshot` writes <variant>.snapshot.json beside the parameters file.
+  const r = cli([
+    'snapshot',
+    file,
+    '--mode',
+    'overwrite',
+    '--subscription-id',
+    SUBSCRIPTION,
+    '--tenant-id',
+    TENANT,
+    '--location',
+    LOCATION,
+  ]);
+  if (r.status !== 0 || r.output !== '') {
+    failed = true;
+    console.error(`lint:infra: snapshot of the ${variant} variant\n${r.output}`);
+  } else {
+    console.log(
+      `lint:infra: snapshot of the ${variant} variant -> ${relative(ROOT, join(OUT, `${variant}.snapshot.json`))}`,
+    );
+  }
 }
 process.exit(failed ? 1 : 0);

@@ -19,7 +19,10 @@ param maximumInstanceCount int
 param instanceMemoryMB int
 param subnetId string
 
-resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
+@description('Log Analytics workspace receiving the app\'s logs and metrics')
+param workspaceId string
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -28,7 +31,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   properties: { reserved: true }
 }
 
-resource site 'Microsoft.Web/sites@2024-11-01' = {
+resource site 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -65,7 +68,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
 
 // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE:
 // the runtime and the package location live in functionAppConfig above.
-resource settings 'Microsoft.Web/sites/config@2024-11-01' = {
+resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: site
   name: 'appsettings'
   properties: {
@@ -82,6 +85,32 @@ resource settings 'Microsoft.Web/sites/config@2024-11-01' = {
     // The same parameter creates the database and tells the app which client to use: they cannot disagree.
     REDIS_CLUSTER: redisClusteringPolicy == 'OSSCluster' ? 'true' : 'false'
     REDIS_AUTH: 'entra'
+  }
+}
+
+// No publishing passwords: FTP and SCM basic authentication are off; `azd deploy` and `func azure functionapp
+// publish` deploy with a Microsoft Entra token.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: site
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: site
+  name: 'scm'
+  properties: { allow: false }
+}
+
+// 2016-09-01, the one stable version, is the legacy schema without categoryGroup.
+#disable-next-line use-recent-api-versions
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: site
+  properties: {
+    workspaceId: workspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+    metrics: [{ category: 'AllMetrics', enabled: true }]
   }
 }
 

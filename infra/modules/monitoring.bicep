@@ -1,16 +1,18 @@
-// Log Analytics and Application Insights with local (key) authentication disabled.
+// Log Analytics and Application Insights with local (key) authentication disabled on both: logs are read
+// and telemetry is written only with Microsoft Entra tokens.
 param logAnalyticsName string
 param appInsightsName string
 param location string
 param tags object
 
-resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource logs 'Microsoft.OperationalInsights/workspaces@2025-07-01' = {
   name: logAnalyticsName
   location: location
   tags: tags
   properties: {
     sku: { name: 'PerGB2018' }
     retentionInDays: 30
+    features: { disableLocalAuth: true }
   }
 }
 
@@ -29,3 +31,4 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 output appInsightsName string = appInsights.name
 output connectionString string = appInsights.properties.ConnectionString
+output workspaceId string = logs.id

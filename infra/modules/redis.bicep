@@ -17,13 +17,26 @@ param clusteringPolicy string
 @description('What Redis does when memory is full; NoEviction keeps carts from being silently evicted')
 param evictionPolicy string
 
+@description('none, aof (append-only file, fsync every second) or rdb (snapshot every hour)')
+@allowed(['none', 'aof', 'rdb'])
+param persistence string
+
 param publicNetworkAccess bool
+
+@description('Log Analytics workspace receiving the cluster metrics and the database connection logs')
+param workspaceId string
 
 @description('Object id of the Function App managed identity')
 param appPrincipalId string
 
-@description('Object id of the deploying user (for Redis Insight); empty to skip')
+@description('Object id of the deploying principal (for Redis Insight); empty to skip')
 param userPrincipalId string
+
+var persistenceSettings = {
+  none: { aofEnabled: false, rdbEnabled: false }
+  aof: { aofEnabled: true, aofFrequency: '1s', rdbEnabled: false }
+  rdb: { aofEnabled: false, rdbEnabled: true, rdbFrequency: '1h' }
+}
 
 resource cluster 'Microsoft.Cache/redisEnterprise@2026-09-01' = {
   name: name
@@ -46,6 +59,28 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2026-09-01' = {
     clusteringPolicy: clusteringPolicy
     evictionPolicy: evictionPolicy
     accessKeysAuthentication: 'Disabled'
+    persistence: persistenceSettings[persistence]
+  }
+}
+
+// 2016-09-01, the one stable version, is the legacy schema without categoryGroup.
+#disable-next-line use-recent-api-versions
+resource clusterDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: cluster
+  properties: {
+    workspaceId: workspaceId
+    metrics: [{ category: 'AllMetrics', enabled: true }]
+  }
+}
+
+#disable-next-line use-recent-api-versions
+resource databaseDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: database
+  properties: {
+    workspaceId: workspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
   }
 }
 
