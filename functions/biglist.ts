@@ -93,7 +93,7 @@ export const exportBiglist = defineRoute({
     200: {
       description: 'Every value of the published load, newest first (desc) or oldest first (asc)',
       headers: ['X-Biglist-Load', 'X-Biglist-Count'],
-      text: true,
+      contentType: 'text/plain',
     },
   },
   errors: ['list_not_found'],

@@ -43,8 +43,12 @@ function positiveInt(text: string): number {
   return n;
 }
 
+// no-color.org: NO_COLOR set to anything but "" turns colour off; so does output that is not a terminal.
+const COLOR = process.stdout.isTTY && !process.env.NO_COLOR;
+
 function client(opts: Options) {
-  const base = opts.baseUrl.replace(/\/+$/, '');
+  // Either form works: https://<app>.azurewebsites.net or https://<app>.azurewebsites.net/api.
+  const base = opts.baseUrl.replace(/\/+$/, '').replace(/\/api$/, '');
   return async function call(
     method: string,
     path: string,
@@ -91,6 +95,8 @@ function cartTable(cart: Cart): string {
   const table = new Table({
     head: ['SKU', 'Name', 'Unit price', 'Qty', 'Line total'],
     colAligns: ['left', 'left', 'right', 'right', 'right'],
+    // cli-table3 colours the head red and the border grey by default.
+    style: COLOR ? {} : { head: [], border: [] },
   });
   for (const l of cart.items)
     table.push([
@@ -128,12 +134,14 @@ async function main(opts: Options): Promise<void> {
   const started = await call('POST', '/biglist/loads', { count: opts.count });
   const loadId = (started.body as { loadId: string }).loadId;
   say(`\nLoading ${opts.count.toLocaleString('en')} values into biglist (load ${loadId})`);
-  const bar = opts.json
-    ? undefined
-    : new SingleBar({
-        format: '  [{bar}] {percentage}% | {value}/{total} values | {eta_formatted} left',
-        hideCursor: true,
-      });
+  // The bar redraws with cursor codes: only on a terminal.
+  const bar =
+    opts.json || !process.stdout.isTTY
+      ? undefined
+      : new SingleBar({
+          format: '  [{bar}] {percentage}% | {value}/{total} values | {eta_formatted} left',
+          hideCursor: true,
+        });
   bar?.start(opts.count, 0);
   let status: LoadStatus;
   for (;;) {
@@ -162,7 +170,7 @@ const program = new Command()
   .description('Plays the classic cart and biglist walkthrough against a running app.')
   .requiredOption(
     '--base-url <url>',
-    'app URL, e.g. http://127.0.0.1:7071 or https://<app>.azurewebsites.net',
+    'app URL, with or without /api: http://127.0.0.1:7071 or https://<app>.azurewebsites.net/api',
   )
   .option('--key <key>', 'function key (x-functions-key); needed in Azure')
   .option('--count <n>', 'values to load into biglist', positiveInt, 10_000)

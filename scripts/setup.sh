@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine (or a laptop) for running and testing the app:
-# redis-server and openssl from apt when missing, then the locked npm packages, which bring Node 22.
+# redis-server, openssl and Chromium (for the browser tests) from apt when missing, then the locked npm
+# packages, which bring Node 22. No browser is ever downloaded by npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,8 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+  need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""
@@ -20,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
       $sudo systemctl stop redis-server || true
     fi
   else
-    echo "setup: please install ${need[*]} (e.g. 'brew install redis openssl'), then run this again" >&2
+    echo "setup: please install ${need[*]} (e.g. 'brew install redis openssl', and set CHROMIUM_PATH to a Chromium or Chrome), then run this again" >&2
     exit 1
   fi
 fi

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   cart_line_not_found: 404,
   load_not_found: 404,
   list_not_found: 404,
+  asset_not_found: 404,
   user_exists: 409,
   quantity_limit_exceeded: 409,
   load_in_progress: 409,
@@ -99,6 +100,8 @@ export const errors = {
   loadNotFound: (id: string) => new AppError('load_not_found', `Load ${id} does not exist.`),
   /** Nothing published yet. */
   listNotFound: () => new AppError('list_not_found', 'No list has been published yet.'),
+  /** No such page or static file (or the pages were not built: `npm run build`). */
+  assetNotFound: (name: string) => new AppError('asset_not_found', `There is no ${name} here.`),
   /** The user id is taken. */
   userExists: (id: string) => new AppError('user_exists', `User ${id} already exists.`),
   /** A line would pass the per-line maximum. */

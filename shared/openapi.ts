@@ -98,7 +98,7 @@ function operation(route: DeclaredRoute): Record<string, unknown> {
       description: r.description,
       ...(r.headers ? { headers } : {}),
       ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } } : {}),
-      ...(r.text ? { content: { 'text/plain': { schema: { type: 'string' } } } } : {}),
+      ...(r.contentType ? { content: { [r.contentType]: { schema: { type: 'string' } } } } : {}),
     };
   }
   return {

@@ -20,8 +20,8 @@ export interface SuccessResponse {
   description: string;
   schema?: z.ZodType;
   headers?: string[];
-  /** A text/plain body (streamed). */
-  text?: boolean;
+  /** A body that is not JSON, by media type (text/plain for the export, text/html for the pages). */
+  contentType?: string;
 }
 
 /** A request header a route reads, documented. */

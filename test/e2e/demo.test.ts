@@ -75,6 +75,43 @@ describe('npm run demo', { timeout: 180_000 }, () => {
     ]);
   });
 
+  it('takes the base URL with or without /api', async () => {
+    const { code, stdout } = await demo('--base-url', `${runner.url}/api/`, '--key', 'demo-key', '--json');
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as { cart: { total: string } }).cart.total).toBe('449.48');
+  });
+
+  it('prints colour only to a terminal, and none there when NO_COLOR is set', async () => {
+    const ESC = '\u001b';
+    // A colour (SGR) code is ESC [ digits m; the progress bar's cursor codes end otherwise.
+    const hasColour = (text: string) =>
+      text
+        .split(`${ESC}[`)
+        .slice(1)
+        .some((rest) => /^[0-9;]*m/.test(rest));
+    const piped = await demo('--base-url', runner.url, '--key', 'demo-key');
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toContain('449.48');
+    expect(piped.stdout).not.toContain(ESC);
+    // script(1) gives the demo a pseudo-terminal, as a person's shell would.
+    const inTerminal = async (env: Record<string, string>) => {
+      const command = [process.execPath, resolve(ROOT, 'dist', 'scripts', 'demo.js')]
+        .concat(['--base-url', runner.url, '--key', 'demo-key'])
+        .join(' ');
+      const { stdout } = await run('script', ['-qec', command, '/dev/null'], {
+        timeout: 120_000,
+        env: { ...process.env, ...env },
+      });
+      return stdout;
+    };
+    const coloured = await inTerminal({ NO_COLOR: '', TERM: 'xterm-256color' });
+    expect(coloured).toContain('449.48');
+    expect(hasColour(coloured)).toBe(true);
+    const plain = await inTerminal({ NO_COLOR: '1', TERM: 'xterm-256color' });
+    expect(plain).toContain('449.48');
+    expect(hasColour(plain)).toBe(false);
+  });
+
   it('ends with one clear line and exit code 1 when nothing answers at the URL', async () => {
     const { code, stderr } = await demo('--base-url', `http://127.0.0.1:${await freePort()}`, '--key', 'x');
     expect(code).toBe(1);

@@ -1,0 +1,93 @@
+// Calls to this app's API from the page: same origin, the function key from sessionStorage in a header,
+// and every failure turned into an ApiError carrying the problem's detail and Retry-After.
+
+const KEY_ITEM = 'cart.functionKey';
+const BASE = new URL('.', document.baseURI); // the page is /api/app, so this is /api/
+
+/** The function key the person typed, kept for this tab only. */
+export const functionKey = {
+  get: (): string => sessionStorage.getItem(KEY_ITEM) ?? '',
+  set: (key: string): void => {
+    if (key) sessionStorage.setItem(KEY_ITEM, key);
+    else sessionStorage.removeItem(KEY_ITEM);
+  },
+};
+
+/** A refused or failed call, as the API explained it. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    readonly code?: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+}
+
+interface Problem {
+  title?: string;
+  detail?: string;
+  code?: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** A successful answer: its JSON body and the headers the page needs. */
+export interface Answer<T> {
+  body: T;
+  etag: string | null;
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  const retry = Number(res.headers.get('Retry-After'));
+  const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : undefined;
+  let problem: Problem = {};
+  if ((res.headers.get('Content-Type') ?? '').includes('json')) problem = (await res.json()) as Problem;
+  const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
+  const detail =
+    [problem.detail, fields].filter(Boolean).join(' ') ||
+    (res.status === 401 ? 'Type the function key above.' : res.statusText);
+  return new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, detail, problem.code, retryAfter);
+}
+
+/** Sends one request; resolves with the parsed body, or rejects with an ApiError. */
+export async function api<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer<T>> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+  const key = functionKey.get();
+  if (key) headers['x-functions-key'] = key;
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, BASE), {
+      method,
+      headers,
+      body: options.body === undefined ? null : JSON.stringify(options.body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'Network error', 'The app did not answer; check your connection and try again.');
+  }
+  if (!res.ok) throw await toError(res);
+  const body = (res.status === 204 ? undefined : await res.json()) as T;
+  return { body, etag: res.headers.get('ETag') };
+}
+
+/** A text download (the export) with the key in a header, never in the URL. */
+export async function download(path: string): Promise<Blob> {
+  const key = functionKey.get();
+  const res = await fetch(new URL(path, BASE), {
+    headers: key ? { 'x-functions-key': key } : {},
+    cache: 'no-store',
+  });
+  if (!res.ok) throw await toError(res);
+  return res.blob();
+}
+
+/** The path segment for an id typed by a person. */
+export const seg = (id: string): string => encodeURIComponent(id);

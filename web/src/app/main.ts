@@ -1,0 +1,28 @@
+// The storefront and biglist console. Nothing secret is in the page: the function key is typed by the
+// person and kept in sessionStorage for this tab only.
+import { functionKey } from './api.js';
+import { startBiglist } from './biglist.js';
+import { byId } from './dom.js';
+import { reloadCatalogue, startShop } from './shop.js';
+import './app.css';
+
+function showKeyState(): void {
+  byId('key-state', HTMLElement).textContent = functionKey.get()
+    ? 'Key kept for this tab.'
+    : 'No key yet: routes other than health need one.';
+}
+
+byId('key-form', HTMLFormElement).addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = byId('key', HTMLInputElement);
+  functionKey.set(input.value.trim());
+  input.value = '';
+  showKeyState();
+  reloadCatalogue();
+});
+
+showKeyState();
+startShop();
+startBiglist();
+// Without a key every call would be a 401: wait for the person to type one.
+if (functionKey.get()) reloadCatalogue();
