@@ -143,6 +143,7 @@ describe('the error catalogue', () => {
       errors.cartLineNotFound('u', 's'),
       errors.loadNotFound('l'),
       errors.listNotFound(),
+      errors.assetNotFound('page docs'),
       errors.userExists('u'),
       errors.quantityLimitExceeded(3),
       errors.loadInProgress(),
