@@ -9,6 +9,7 @@ import {
   ReadQuery,
   StartLoadInput,
 } from '../shared/biglist/schema.js';
+import { carrierOf, inMessageSpan, markPoisoned } from '../shared/telemetry/spans.js';
 import * as biglist from '../shared/biglist/service.js';
 import { defineRoute, json } from '../shared/http/route.js';
 import { streamFlow } from '../shared/http/stream.js';
@@ -116,17 +117,25 @@ export const exportBiglist = defineRoute({
 /** Queue trigger (Server A): writes one segment per message, or fans out segment messages. */
 export async function loadBiglistSegment(message: unknown, context: InvocationContext): Promise<void> {
   const metadata = context.triggerMetadata ?? {};
-  const outcome = await biglist.processMessage(
-    message,
-    {
-      dequeueCount: Number(metadata.dequeueCount ?? 1),
-      messageId: typeof metadata.id === 'string' ? metadata.id : undefined,
-    },
-    context,
-  );
-  if (outcome.enqueue.length > 0) context.extraOutputs.set(segments, outcome.enqueue);
-  // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
-  if (outcome.poison) context.extraOutputs.set(poison, [message]);
+  const delivery = {
+    dequeueCount: Number(metadata.dequeueCount ?? 1),
+    messageId: typeof metadata.id === 'string' ? metadata.id : undefined,
+  };
+  const span = {
+    queue: BIGLIST_QUEUE,
+    messageId: delivery.messageId ?? '',
+    dequeueCount: delivery.dequeueCount,
+    maxDequeueCount: biglist.MAX_DEQUEUE_COUNT,
+  };
+  await inMessageSpan(carrierOf(message), span, context, async () => {
+    const outcome = await biglist.processMessage(message, delivery, context);
+    if (outcome.enqueue.length > 0) context.extraOutputs.set(segments, outcome.enqueue);
+    // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
+    if (outcome.poison) {
+      markPoisoned();
+      context.extraOutputs.set(poison, [message]);
+    }
+  });
 }
 
 app.storageQueue('loadBiglistSegment', {

@@ -1,5 +1,10 @@
 import { app } from '@azure/functions';
 import { closeRedis } from '../shared/redis/client.js';
+import { startTelemetry, stopTelemetry } from '../shared/telemetry/setup.js';
+
+// Before the first request opens the Redis client, so node-redis's metrics see it. Off unless Application
+// Insights or an OTLP endpoint is configured.
+startTelemetry();
 
 // Requests and responses flow as streams between the host and this worker: the biglist export streams a
 // whole list, and request bodies are counted against MAX_BODY_BYTES as they arrive instead of being
@@ -13,4 +18,8 @@ app.hook.appTerminate(async () => {
   } catch (err) {
     console.warn(`Closing Redis failed: ${String(err)}`);
   }
+  // Spans and metrics still buffered go out before the worker exits.
+  await stopTelemetry().catch((err: unknown) => {
+    console.warn(`Flushing telemetry failed: ${String(err)}`);
+  });
 });

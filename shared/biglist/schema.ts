@@ -30,6 +30,15 @@ export const ReadQuery = z.strictObject({
   order: z.enum(['desc', 'asc']).default('desc'),
 });
 
+// W3C trace context of the request that started the load, so its segments join its trace.
+const traced = {
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
+  tracestate: z.string().max(512).optional(),
+};
+
 /** One queue message: write one segment, or fan out a range of segment messages. */
 export const LoaderMessage = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -38,8 +47,15 @@ export const LoaderMessage = z.discriminatedUnion('kind', [
     index: z.int().min(0),
     start: z.int().min(1),
     end: z.int().min(1),
+    ...traced,
   }),
-  z.strictObject({ kind: z.literal('fanout'), loadId: Id, from: z.int().min(0), to: z.int().min(0) }),
+  z.strictObject({
+    kind: z.literal('fanout'),
+    loadId: Id,
+    from: z.int().min(0),
+    to: z.int().min(0),
+    ...traced,
+  }),
 ]);
 /** One queue message (type). */
 export type LoaderMessage = z.infer<typeof LoaderMessage>;

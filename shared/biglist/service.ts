@@ -5,6 +5,8 @@ import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { readIntegers, writeDecimalLines } from '../redis/rdb.js';
 import { sendMessages } from '../storage/queue.js';
+import { traceCarrier } from '../telemetry/spans.js';
+import { instruments } from '../telemetry/tracer.js';
 import {
   belongsTo,
   exportOrder,
@@ -108,7 +110,9 @@ export async function startLoad(
   const claim = await claimLoad(redis, load, now, biglistStallMs);
   if (claim.status === 'busy') throw errors.loadInProgress(claim.active);
   if (claim.status === 'contended') throw errors.loadInProgress();
-  const messages = initialMessages(load);
+  // Every message carries the request's trace, so the load's segments are one trace with it.
+  const carrier = traceCarrier();
+  const messages = initialMessages(load).map((m) => ({ ...m, ...carrier }));
   try {
     await sendMessages(BIGLIST_QUEUE, messages, redisConfig.deadlineMs || 2000);
   } catch (err) {
@@ -265,7 +269,11 @@ export async function processMessage(
     await abandon(redis, msg.loadId, 'a segment message did not match its load', now(), log);
     return { enqueue: [], poison: true };
   }
-  if (msg.kind === 'fanout') return { enqueue: segmentMessages(load, msg.from, msg.to), poison: false };
+  if (msg.kind === 'fanout') {
+    const carrier = traceCarrier();
+    const enqueue = segmentMessages(load, msg.from, msg.to).map((m) => ({ ...m, ...carrier }));
+    return { enqueue, poison: false };
+  }
 
   const finalKey = segmentKey(load.loadId, msg.index, load.segments);
   const size = msg.end - msg.start + 1;
@@ -295,6 +303,8 @@ export async function processMessage(
       }
     }
     const done = await markSegmentDone(redis, load, { index: msg.index, size, path }, now());
+    instruments.valuesWritten.add(size, { 'biglist.write_path': path });
+    instruments.segmentsDone.add(1, { 'biglist.write_path': path });
     const newest = msg.index === load.segments - 1;
     if (
       done.status === 'failed' ||

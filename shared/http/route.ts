@@ -11,6 +11,7 @@ import {
 } from '@azure/functions';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import { inRequestSpan } from '../telemetry/spans.js';
 import { idempotencyKey, withIdempotency } from './idempotency.js';
 import { toErrorResponse } from './problem.js';
 import { parseJsonBody, parseWith, queryOf, readBodyText } from './request.js';
@@ -88,7 +89,7 @@ export function defineRoute<
   Q extends z.ZodObject | undefined = undefined,
   B extends z.ZodType | undefined = undefined,
 >(spec: RouteSpec<P, Q, B>): HttpHandler {
-  const handler: HttpHandler = async (request, context) => {
+  const inner = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     try {
       const params = (
         spec.params ? parseWith(spec.params, { ...request.params }, 'path') : undefined
@@ -105,6 +106,8 @@ export function defineRoute<
       return toErrorResponse(err, context);
     }
   };
+  const handler: HttpHandler = (request, context) =>
+    inRequestSpan(spec.method, spec.path, request, context, () => inner(request, context));
   app.http(spec.name, {
     route: spec.path.slice(1),
     methods: [spec.method],

@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential } from '@azure/identity';
 import { EntraIdCredentialsProviderFactory, REDIS_SCOPE_DEFAULT } from '@redis/entraid';
 import { createClient, createCluster, RedisCluster } from 'redis';
+import { instruments } from '../telemetry/tracer.js';
 import { getConfig, type RedisConfig } from '../config.js';
 import { ensureError, RedisUnavailableError } from '../errors.js';
 import { Watchdog, type Watched } from './watchdog.js';
@@ -228,6 +229,7 @@ export function getRedis(): Promise<Redis> {
         const watched: Watched | undefined = dog && {
           probe: () => pingAll(redis),
           onStall: (waited) => {
+            instruments.deadlineExceeded.add(1);
             replace(redis, waited);
           },
         };

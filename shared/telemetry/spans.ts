@@ -1,0 +1,169 @@
+// The span of each invocation: HTTP requests (server spans) and queue messages (consumer spans), parented
+// by the trace the caller started (W3C traceparent), and the carrier that takes a trace across the queue.
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
+import { instruments, tracer } from './tracer.js';
+
+/** W3C trace context as carried in a queue message. */
+export interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+// On Azure the Functions host records each request itself (telemetryMode OpenTelemetry); the worker's
+// span is then an internal child of it, so requests are not counted twice. The local runner records none.
+const hostRecordsRequests = () => Boolean(process.env.WEBSITE_INSTANCE_ID);
+
+/** What a span needs of an invocation. */
+export type Invocation = Pick<InvocationContext, 'invocationId' | 'traceContext'>;
+
+function parentOf(invocation: Invocation, fallback: TraceCarrier): Context {
+  const fromHost = invocation.traceContext;
+  const carrier: TraceCarrier = fromHost?.traceParent
+    ? {
+        traceparent: fromHost.traceParent,
+        ...(fromHost.traceState ? { tracestate: fromHost.traceState } : {}),
+      }
+    : fallback;
+  return carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
+}
+
+// The problem's code of an error response (read only for 5xx answers, which are rare).
+function problemCode(res: HttpResponseInit): string | undefined {
+  if (typeof res.body !== 'string') return undefined;
+  try {
+    const code = (JSON.parse(res.body) as { code?: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs an HTTP handler in its span: method and route template only, never the URL with its values. */
+export async function inRequestSpan(
+  method: string,
+  route: string,
+  request: HttpRequest,
+  invocation: InvocationContext,
+  run: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  const header = (name: string) => request.headers.get(name) ?? undefined;
+  const traceparent = header('traceparent');
+  const tracestate = header('tracestate');
+  const parent = parentOf(invocation, {
+    ...(traceparent ? { traceparent } : {}),
+    ...(tracestate ? { tracestate } : {}),
+  });
+  const span = tracer.startSpan(
+    `${method} /api${route}`,
+    {
+      kind: hostRecordsRequests() ? SpanKind.INTERNAL : SpanKind.SERVER,
+      attributes: {
+        'http.request.method': method,
+        'http.route': `/api${route}`,
+        'faas.trigger': 'http',
+        'faas.invocation_id': invocation.invocationId,
+      },
+    },
+    parent,
+  );
+  try {
+    const res = await context.with(trace.setSpan(parent, span), run);
+    const status = res.status ?? 200;
+    span.setAttribute('http.response.status_code', status);
+    const code = status >= 500 ? problemCode(res) : undefined;
+    if (status >= 500) {
+      span.setAttribute('error.type', code ?? String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    if (status === 503) instruments.unavailable.add(1, { 'error.code': code ?? 'unknown' });
+    return res;
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/** The trace context a queue message carries, if any (its fields are validated with the message). */
+export function carrierOf(message: unknown): TraceCarrier {
+  const m = (typeof message === 'object' && message !== null ? message : {}) as Record<string, unknown>;
+  return {
+    ...(typeof m.traceparent === 'string' ? { traceparent: m.traceparent } : {}),
+    ...(typeof m.tracestate === 'string' ? { tracestate: m.tracestate } : {}),
+  };
+}
+
+/** The current trace as a carrier to put in a queue message (empty when telemetry is off). */
+export function traceCarrier(): TraceCarrier {
+  const carrier: TraceCarrier = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/** Marks the message being handled as dead-lettered by the app itself (a malformed message). */
+export function markPoisoned(): void {
+  const span = trace.getActiveSpan();
+  span?.setAttribute('biglist.poisoned', true);
+  span?.addEvent('poisoned: the message is sent to the poison queue');
+}
+
+/** What a message delivery is, for its span. */
+export interface MessageDelivery {
+  queue: string;
+  messageId: string;
+  dequeueCount: number;
+  maxDequeueCount: number;
+}
+
+/**
+ * Runs a queue-triggered handler in a consumer span that continues the trace the message carries. A
+ * redelivery is marked as a retry; a failure on the last delivery, which sends the message to the poison
+ * queue, is marked as poisoned.
+ */
+export async function inMessageSpan<T>(
+  carrier: TraceCarrier,
+  delivery: MessageDelivery,
+  invocation: Invocation,
+  run: () => Promise<T>,
+): Promise<T> {
+  const parent = carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : parentOf(invocation, {});
+  const span = tracer.startSpan(
+    `process ${delivery.queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'azure_storage_queue',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': delivery.queue,
+        'messaging.message.id': delivery.messageId,
+        'messaging.azure.queue.dequeue_count': delivery.dequeueCount,
+        'biglist.retry': delivery.dequeueCount > 1,
+        'faas.trigger': 'pubsub',
+        'faas.invocation_id': invocation.invocationId,
+      },
+    },
+    parent,
+  );
+  try {
+    return await context.with(trace.setSpan(parent, span), run);
+  } catch (err) {
+    const poisoned = delivery.dequeueCount >= delivery.maxDequeueCount;
+    span.setAttribute('error.type', err instanceof Error ? err.name : 'Error');
+    span.setAttribute('biglist.poisoned', poisoned);
+    if (poisoned) span.addEvent('poisoned: the host moves the message to the poison queue');
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw err;
+  } finally {
+    span.end();
+  }
+}

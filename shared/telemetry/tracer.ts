@@ -1,0 +1,58 @@
+// The app's tracer and instruments, from the global providers. The tracer API forwards to a provider
+// registered later; meters do not, so the instruments are made on first use, after telemetry started.
+import { metrics, trace, type Counter } from '@opentelemetry/api';
+
+/** The app's tracer (a no-op until telemetry is started). */
+export const tracer = trace.getTracer('azure-redis-cart');
+
+interface Instruments {
+  valuesWritten: Counter;
+  segmentsDone: Counter;
+  unavailable: Counter;
+  deadlineExceeded: Counter;
+}
+
+let made: Instruments | undefined;
+
+function make(): Instruments {
+  const meter = metrics.getMeter('azure-redis-cart');
+  return {
+    valuesWritten: meter.createCounter('biglist.values.written', {
+      unit: '{value}',
+      description: 'Values committed to Redis by the loader',
+    }),
+    segmentsDone: meter.createCounter('biglist.segments.done', {
+      unit: '{segment}',
+      description: 'Segments committed, by write path',
+    }),
+    unavailable: meter.createCounter('http.server.unavailable', {
+      unit: '{response}',
+      description: '503 answers, by error code (redis_unavailable, queue_unavailable)',
+    }),
+    deadlineExceeded: meter.createCounter('redis.client.deadline_exceeded', {
+      unit: '{connection}',
+      description: 'Connections the Redis deadline watchdog destroyed',
+    }),
+  };
+}
+
+/** The app's own instruments (node-redis records the Redis ones). */
+export const instruments: Instruments = {
+  get valuesWritten() {
+    return (made ??= make()).valuesWritten;
+  },
+  get segmentsDone() {
+    return (made ??= make()).segmentsDone;
+  },
+  get unavailable() {
+    return (made ??= make()).unavailable;
+  },
+  get deadlineExceeded() {
+    return (made ??= make()).deadlineExceeded;
+  },
+};
+
+/** Forgets the instruments, so they are made again on the provider started next (tests). */
+export function resetInstruments(): void {
+  made = undefined;
+}
