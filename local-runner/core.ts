@@ -158,10 +158,27 @@ const coreApi = {
   getProgrammingModel(): ProgrammingModel | undefined {
     return programmingModel;
   },
-  log(level: LogLevel, _category: string, message: string): void {
+  log(level: LogLevel, category: string, message: string): void {
     sink(level, message);
+    runLogHooks({ level, category, message, invocationContext: undefined });
   },
 };
+
+/** Runs the app's log hooks as the worker does: synchronously, for every log line; a failing hook is skipped. */
+function runLogHooks(entry: {
+  level: LogLevel;
+  category: string;
+  message: string;
+  invocationContext: unknown;
+}) {
+  for (const hook of hooks.get('log') ?? []) {
+    try {
+      void hook({ ...entry, hookData: {}, appHookData });
+    } catch (err) {
+      sink('warning', `a log hook failed: ${String(err)}`);
+    }
+  }
+}
 
 let installed = false;
 
@@ -205,16 +222,20 @@ export async function invoke(
 ): Promise<InvocationResponse> {
   if (!programmingModel) throw new Error('no programming model registered');
   const name = fn.metadata.name;
+  // Filled in once the model has made the context; log lines before that have none.
+  const current: { context?: unknown } = {};
   const coreCtx: CoreInvocationContext = {
     invocationId,
     request: { ...request, invocationId, functionId: fn.metadata.functionId ?? name },
     metadata: { ...fn.metadata, name },
-    log: (level, _category, message) => {
+    log: (level, category, message) => {
       sink(level, `${name}: ${message}`);
+      runLogHooks({ level, category, message, invocationContext: current.context });
     },
   };
   const model = await programmingModel.getInvocationModel(coreCtx);
   const { context, inputs } = await model.getArguments();
+  current.context = context;
   const hookData: Record<string, unknown> = {};
 
   coreCtx.state = 'preInvocationHooks';

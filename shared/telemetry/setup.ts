@@ -23,6 +23,7 @@ export interface TelemetryTargets {
   logRecordProcessors: LogRecordProcessor[];
 }
 
+const STARTED = Symbol.for('azure-redis-cart.telemetry');
 let sdk: NodeSDK | undefined;
 // node-redis's metrics can be initialised once per process.
 let redisMetricsOn = false;
@@ -54,7 +55,8 @@ function azureTargets(env: NodeJS.ProcessEnv): TelemetryTargets | undefined {
  * settings it stays off and costs nothing.
  */
 export function startTelemetry(targets?: TelemetryTargets, env = process.env): boolean {
-  if (sdk) return true;
+  // Once per process, even if this module is loaded twice (a test starts it before the runner loads the app).
+  if (sdk || (globalThis as Record<symbol, unknown>)[STARTED]) return true;
   const chosen = targets ?? azureTargets(env);
   const otlp = !chosen && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   if (!chosen && !otlp) return false;
@@ -65,6 +67,7 @@ export function startTelemetry(targets?: TelemetryTargets, env = process.env): b
     instrumentations: [],
   });
   sdk.start();
+  (globalThis as Record<symbol, unknown>)[STARTED] = true;
   resetInstruments();
   // node-redis's own metrics (command duration, connections, errors), on the global meter provider the
   // SDK has just registered.
@@ -84,5 +87,6 @@ export function startTelemetry(targets?: TelemetryTargets, env = process.env): b
 export async function stopTelemetry(): Promise<void> {
   const running = sdk;
   sdk = undefined;
+  if (running) (globalThis as Record<symbol, unknown>)[STARTED] = false;
   await running?.shutdown();
 }

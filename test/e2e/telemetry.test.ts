@@ -8,6 +8,7 @@ import {
   InMemoryMetricExporter,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
+import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../local-runner/index.js';
@@ -21,6 +22,7 @@ const servers = inject('servers');
 const KEY = 'otel-key';
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+const logRecords = new InMemoryLogRecordExporter();
 const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 60_000 });
 let runner: Runner;
 let proxy: FaultProxy;
@@ -47,7 +49,7 @@ beforeAll(async () => {
   startTelemetry({
     spanProcessors: [new SimpleSpanProcessor(spans)],
     metricReaders: [reader],
-    logRecordProcessors: [],
+    logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logRecords })],
   });
   runner = await startLocalRunner({ root: process.cwd(), port: 0, logLevel: 'critical' });
   await api('PUT', '/skus/sku123', { name: 'Secret headphones', price: '12345.67' });
@@ -137,6 +139,15 @@ describe('telemetry', { timeout: 60_000 }, () => {
       expect(s.attributes['biglist.retry']).toBe(false);
       expect(children(s).some((c) => c.attributes['db.system.name'] === 'redis')).toBe(true);
     }
+    // The loader's logs are records in the same trace, with their invocation.
+    const published = logRecords
+      .getFinishedLogRecords()
+      .find(
+        (r) =>
+          typeof r.body === 'string' && r.body.includes(`load ${started.body.loadId as string} published`),
+      );
+    expect(published?.spanContext?.traceId).toBe(traceId);
+    expect(published?.attributes['faas.invocation_id']).toBeDefined();
     await reader.forceFlush();
     const points = metricExporter
       .getMetrics()
@@ -198,6 +209,7 @@ describe('telemetry', { timeout: 60_000 }, () => {
     expect(duration?.dataPoints.length).toBeGreaterThan(0);
     const attributes = JSON.stringify([
       ...finished().map((s) => [s.name, s.attributes, s.events]),
+      ...logRecords.getFinishedLogRecords().map((r) => [r.body, r.attributes]),
       ...all.flatMap((m) => m.dataPoints.map((p) => p.attributes)),
     ]);
     for (const secret of ['Zelda', 'Quartz', 'zelda@example.com', '12345.67', 'Secret headphones'])
