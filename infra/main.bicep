@@ -133,6 +133,9 @@ param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Share of successful request traces sent to Application Insights, 0 to 1 (failed ones are always sent)')
+param traceSampleRatio string = '1'
+
 @description('Put Redis and storage behind private endpoints in a VNet the app is integrated with, and close their public access')
 param enablePrivateNetworking bool = false
 
@@ -230,6 +233,7 @@ module app 'modules/functionApp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     subnetId: enablePrivateNetworking ? network!.outputs.appSubnetId : ''
+    traceSampleRatio: traceSampleRatio
     workspaceId: monitoring.outputs.workspaceId
   }
   // The host reaches storage with the identity's roles: they exist first. (The private endpoints do too:

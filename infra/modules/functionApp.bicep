@@ -19,6 +19,9 @@ param maximumInstanceCount int
 param instanceMemoryMB int
 param subnetId string
 
+@description('Share of successful traces kept (0 to 1); failed ones are always kept')
+param traceSampleRatio string
+
 @description('Log Analytics workspace receiving the app\'s logs and metrics')
 param workspaceId string
 
@@ -79,6 +82,9 @@ resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
     AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // The worker's OpenTelemetry (shared/telemetry): its service name and the success sampling ratio.
+    OTEL_SERVICE_NAME: 'azure-redis-cart'
+    OTEL_TRACES_SAMPLER_ARG: traceSampleRatio
     AZURE_CLIENT_ID: identityClientId
     REDIS_HOST: redisHostName
     REDIS_PORT: string(redisPort)

@@ -1,7 +1,8 @@
 // OpenTelemetry for the worker: one SDK (traces, metrics, logs), started once, before the Redis client.
 // Where it sends: to Application Insights when the app has APPLICATIONINSIGHTS_CONNECTION_STRING (with the
 // managed identity when APPLICATIONINSIGHTS_AUTHENTICATION_STRING says AAD), to any OTLP collector when
-// OTEL_EXPORTER_OTLP_ENDPOINT is set, and nowhere otherwise (no SDK at all: nothing is recorded).
+// OTEL_EXPORTER_OTLP_ENDPOINT is set (or to the console with OTEL_TRACES_EXPORTER=console), and nowhere
+// otherwise (no SDK at all: nothing is recorded).
 import { ManagedIdentityCredential } from '@azure/identity';
 import {
   AzureMonitorLogExporter,
@@ -13,6 +14,7 @@ import { BatchLogRecordProcessor, type LogRecordProcessor } from '@opentelemetry
 import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetry as RedisOpenTelemetry } from 'redis';
+import { KeepFailuresProcessor, successRatio } from './keepFailures.js';
 import { subscribeRedisSpans } from './redisSpans.js';
 import { resetInstruments } from './tracer.js';
 
@@ -39,7 +41,13 @@ function azureTargets(env: NodeJS.ProcessEnv): TelemetryTargets | undefined {
     ...(aad ? { credential: new ManagedIdentityCredential(clientId ? { clientId } : {}) } : {}),
   };
   return {
-    spanProcessors: [new BatchSpanProcessor(new AzureMonitorTraceExporter(options))],
+    // Every failed request is kept; successful ones at OTEL_TRACES_SAMPLER_ARG (default: all).
+    spanProcessors: [
+      new KeepFailuresProcessor(
+        new BatchSpanProcessor(new AzureMonitorTraceExporter(options)),
+        successRatio(env),
+      ),
+    ],
     metricReaders: [
       new PeriodicExportingMetricReader({
         exporter: new AzureMonitorMetricExporter(options),
@@ -58,9 +66,10 @@ export function startTelemetry(targets?: TelemetryTargets, env = process.env): b
   // Once per process, even if this module is loaded twice (a test starts it before the runner loads the app).
   if (sdk || (globalThis as Record<symbol, unknown>)[STARTED]) return true;
   const chosen = targets ?? azureTargets(env);
-  const otlp = !chosen && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  if (!chosen && !otlp) return false;
-  // With OTLP the SDK builds the exporters from the standard OTEL_* variables itself.
+  // OTEL_TRACES_EXPORTER=console prints spans to the console, with no collector at all.
+  const fromEnv = !chosen && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER);
+  if (!chosen && !fromEnv) return false;
+  // Otherwise the SDK builds the exporters from the standard OTEL_* variables itself.
   sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? 'azure-redis-cart',
     ...(chosen ?? {}),

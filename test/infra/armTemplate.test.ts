@@ -367,4 +367,23 @@ describe('infra/main.bicep (compiled)', () => {
       version: '22',
     });
   });
+
+  it('configures the worker telemetry for Application Insights with the managed identity and no secret', () => {
+    const settings = one('default', 'Microsoft.Web/sites/config').properties ?? {};
+    expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toContain(
+      'outputs.connectionString.value',
+    );
+    expect(String(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)).toMatch(
+      /ClientId=.*;Authorization=AAD/,
+    );
+    expect(settings).toMatchObject({ OTEL_SERVICE_NAME: 'azure-redis-cart', OTEL_TRACES_SAMPLER_ARG: '1' });
+    expect(JSON.stringify(settings)).not.toMatch(/InstrumentationKey=|listKeys/);
+    const [ai] = ofType(moduleNamed('monitoring').template, 'Microsoft.Insights/components');
+    expect(ai?.properties?.DisableLocalAuth).toBe(true);
+    expect(assignments('default').some((a) => a.role === ROLE.metricsPublisher)).toBe(true);
+    const host = JSON.parse(readFileSync(join(OUT, '..', '..', 'host.json'), 'utf8')) as {
+      telemetryMode?: string;
+    };
+    expect(host.telemetryMode).toBe('OpenTelemetry');
+  });
 });
