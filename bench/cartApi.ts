@@ -1,6 +1,7 @@
 // Benchmark: add-to-cart and get-cart (20-line cart) through the function handlers, with the Redis
-// deadline watchdog on (the default) and off, next to a raw node-redis client issuing the same Redis
-// commands at the same concurrency. Each measurement runs in a fresh child process (the settings are read
+// deadline watchdog on (the default) and off, with OpenTelemetry on (every span and metric recorded and
+// handed to a batch exporter that discards them: the app's cost without the network's), next to a raw
+// node-redis client issuing the same Redis commands at the same concurrency. Each measurement runs in a fresh child process (the settings are read
 // once per process), the variants alternate round by round, and one run reports all of them.
 // Reproduce with: npm run bench:cart
 import { spawn } from 'node:child_process';
@@ -20,7 +21,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LINES = 20;
 const OPERATIONS = ['add-to-cart', 'get-cart (20 lines)'] as const;
 type Operation = (typeof OPERATIONS)[number];
-const VARIANTS = ['raw node-redis', 'handler, watchdog off', 'handler, watchdog on (default)'] as const;
+const VARIANTS = [
+  'raw node-redis',
+  'handler, watchdog off',
+  'handler, watchdog on (default)',
+  'handler, telemetry on',
+  'handler, telemetry + Redis commands',
+] as const;
 type Variant = (typeof VARIANTS)[number];
 
 interface Result {
@@ -33,11 +40,30 @@ interface Result {
 
 const skuIds = Array.from({ length: LINES }, (_, i) => `bench-sku-${String(i).padStart(2, '0')}`);
 
+/** Starts the app's telemetry with exporters that drop everything they are handed. */
+async function startDiscardingTelemetry(): Promise<void> {
+  const { startTelemetry } = await import('../shared/telemetry/setup.js');
+  const { KeepFailuresProcessor } = await import('../shared/telemetry/keepFailures.js');
+  const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
+  const done = (_items: unknown, callback: (r: { code: 0 }) => void) => {
+    callback({ code: 0 });
+  };
+  const discard = { export: done, shutdown: () => Promise.resolve(), forceFlush: () => Promise.resolve() };
+  startTelemetry({
+    spanProcessors: [new KeepFailuresProcessor(new BatchSpanProcessor(discard), 1)],
+    metricReaders: [new PeriodicExportingMetricReader({ exporter: discard, exportIntervalMillis: 1000 })],
+    logRecordProcessors: [],
+  });
+}
+
 /** Child: measures one operation in one variant against the Redis on `port` and prints the result. */
 async function child(port: number, operation: Operation, variant: Variant): Promise<void> {
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.MAX_LINE_QUANTITY = '1000000';
   process.env.REDIS_DEADLINE_MS = variant === 'handler, watchdog off' ? '0' : '2000';
+  if (variant === 'handler, telemetry + Redis commands') process.env.REDIS_TELEMETRY = 'on';
+  if (variant.startsWith('handler, telemetry')) await startDiscardingTelemetry();
   // Node's ESM loader cannot see this CommonJS bundle's class exports by name; the default export has them.
   const { HttpRequest, InvocationContext } = functions;
   // The handlers register with app.http at import; outside the host that only prints a warning.
@@ -193,6 +219,8 @@ async function parent(): Promise<void> {
       const base = m('raw node-redis', 'opsPerSec');
       const off = m('handler, watchdog off', 'opsPerSec');
       const offCpu = m('handler, watchdog off', 'cpuUs');
+      const plain = m('handler, watchdog on (default)', 'opsPerSec');
+      const plainCpu = m('handler, watchdog on (default)', 'cpuUs');
       for (const v of VARIANTS) {
         const ops = m(v, 'opsPerSec');
         rows.push([
@@ -205,6 +233,8 @@ async function parent(): Promise<void> {
           (ops / base).toFixed(2),
           v === 'raw node-redis' ? '' : (ops / off).toFixed(3),
           v === 'raw node-redis' ? '' : (m(v, 'cpuUs') / offCpu).toFixed(3),
+          v.startsWith('handler, telemetry') ? (ops / plain).toFixed(3) : '',
+          v.startsWith('handler, telemetry') ? (m(v, 'cpuUs') / plainCpu).toFixed(3) : '',
         ]);
       }
     }
@@ -225,6 +255,8 @@ async function parent(): Promise<void> {
       'ops/s vs raw',
       'ops/s vs watchdog off',
       'CPU/op vs watchdog off',
+      'ops/s vs telemetry off',
+      'CPU/op vs telemetry off',
     ],
     rows,
   );

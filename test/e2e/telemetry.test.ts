@@ -45,6 +45,7 @@ beforeAll(async () => {
   process.env.REDIS_DEADLINE_MS = '1000';
   process.env.AzureWebJobsStorage = servers.azurite.connectionString;
   process.env.LOCAL_RUNNER_FUNCTION_KEY = KEY;
+  process.env.REDIS_TELEMETRY = 'on';
   // Started before the app loads, as functions/lifecycle.ts does with the real exporters.
   startTelemetry({
     spanProcessors: [new SimpleSpanProcessor(spans)],
