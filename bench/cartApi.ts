@@ -181,7 +181,15 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
 
 function runChild(port: number, operation: Operation, variant: Variant): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), String(port), operation, variant], {
+    // As in Azure (NODE_OPTIONS in infra): the trace context without promise hooks on Node 22.
+    const args = [
+      '--experimental-async-context-frame',
+      fileURLToPath(import.meta.url),
+      String(port),
+      operation,
+      variant,
+    ];
+    const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

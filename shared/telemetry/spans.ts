@@ -18,8 +18,8 @@ export interface TraceCarrier {
   tracestate?: string;
 }
 
-// On Azure the Functions host records each request itself (telemetryMode OpenTelemetry); the worker's
-// span is then an internal child of it, so requests are not counted twice. The local runner records none.
+// On Azure the Functions host records each invocation itself (telemetryMode OpenTelemetry): the worker's
+// spans are then internal, so no request or message is counted twice. The local runner records none.
 const hostRecordsRequests = () => Boolean(process.env.WEBSITE_INSTANCE_ID);
 
 /** What a span needs of an invocation. */
@@ -140,7 +140,7 @@ export async function inMessageSpan<T>(
   const span = tracer.startSpan(
     `process ${delivery.queue}`,
     {
-      kind: SpanKind.CONSUMER,
+      kind: hostRecordsRequests() ? SpanKind.INTERNAL : SpanKind.CONSUMER,
       attributes: {
         'messaging.system': 'azure_storage_queue',
         'messaging.operation.type': 'process',

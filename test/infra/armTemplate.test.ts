@@ -376,7 +376,11 @@ describe('infra/main.bicep (compiled)', () => {
     expect(String(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)).toMatch(
       /ClientId=.*;Authorization=AAD/,
     );
-    expect(settings).toMatchObject({ OTEL_SERVICE_NAME: 'azure-redis-cart', OTEL_TRACES_SAMPLER_ARG: '1' });
+    expect(settings).toMatchObject({
+      OTEL_SERVICE_NAME: 'azure-redis-cart',
+      OTEL_TRACES_SAMPLER_ARG: '1',
+      NODE_OPTIONS: '--experimental-async-context-frame',
+    });
     expect(JSON.stringify(settings)).not.toMatch(/InstrumentationKey=|listKeys/);
     const [ai] = ofType(moduleNamed('monitoring').template, 'Microsoft.Insights/components');
     expect(ai?.properties?.DisableLocalAuth).toBe(true);
