@@ -3,6 +3,7 @@
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
+import type { Cart } from '../shared/carts/schema.js';
 
 interface Options {
   baseUrl: string;
@@ -11,20 +12,6 @@ interface Options {
   json: boolean;
 }
 
-interface CartLine {
-  skuId: string;
-  name: string | null;
-  unitPrice: string | null;
-  quantity: number;
-  lineTotal: string | null;
-  available: boolean;
-}
-interface Cart {
-  userId: string;
-  items: CartLine[];
-  totalQuantity: number;
-  total: string;
-}
 interface LoadStatus {
   state: string;
   count: number;

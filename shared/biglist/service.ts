@@ -303,8 +303,8 @@ export async function processMessage(
       }
     }
     const done = await markSegmentDone(redis, load, { index: msg.index, size, path }, now());
-    instruments.valuesWritten.add(size, { 'biglist.write_path': path });
-    instruments.segmentsDone.add(1, { 'biglist.write_path': path });
+    instruments().valuesWritten.add(size, { 'biglist.write_path': path });
+    instruments().segmentsDone.add(1, { 'biglist.write_path': path });
     const newest = msg.index === load.segments - 1;
     if (
       done.status === 'failed' ||

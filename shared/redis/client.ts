@@ -229,7 +229,7 @@ export function getRedis(): Promise<Redis> {
         const watched: Watched | undefined = dog && {
           probe: () => pingAll(redis),
           onStall: (waited) => {
-            instruments.deadlineExceeded.add(1);
+            instruments().deadlineExceeded.add(1);
             replace(redis, waited);
           },
         };

@@ -84,7 +84,7 @@ export async function inRequestSpan(
       span.setAttribute('error.type', code ?? String(status));
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    if (status === 503) instruments.unavailable.add(1, { 'error.code': code ?? 'unknown' });
+    if (status === 503) instruments().unavailable.add(1, { 'error.code': code ?? 'unknown' });
     return res;
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR });

@@ -36,21 +36,10 @@ function make(): Instruments {
   };
 }
 
-/** The app's own instruments (node-redis records the Redis ones). */
-export const instruments: Instruments = {
-  get valuesWritten() {
-    return (made ??= make()).valuesWritten;
-  },
-  get segmentsDone() {
-    return (made ??= make()).segmentsDone;
-  },
-  get unavailable() {
-    return (made ??= make()).unavailable;
-  },
-  get deadlineExceeded() {
-    return (made ??= make()).deadlineExceeded;
-  },
-};
+/** The app's own instruments (node-redis records the Redis ones), made on first use. */
+export function instruments(): Instruments {
+  return (made ??= make());
+}
 
 /** Forgets the instruments, so they are made again on the provider started next (tests). */
 export function resetInstruments(): void {

@@ -6,12 +6,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { call } from '../support/http.js';
-import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -67,15 +66,7 @@ async function axeViolations(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  await admin(servers.standalone.port, (c) => c.flushAll());
-  const queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  await queues.getQueueClient('biglist-segments').createIfNotExists();
-  await queues.getQueueClient('biglist-segments').clearMessages();
-  process.env.REDIS_URL = `redis://127.0.0.1:${servers.standalone.port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  process.env.LOCAL_RUNNER_FUNCTION_KEY = KEY;
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  runner = await startApp(servers, KEY);
   // As root Chromium refuses its sandbox; CI runs as root.
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -2,10 +2,9 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
-import { admin } from '../support/redis.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { freePort } from '../support/servers.js';
 
 const run = promisify(execFile);
@@ -28,15 +27,7 @@ async function demo(...args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 beforeAll(async () => {
-  await admin(servers.standalone.port, (c) => c.flushAll());
-  const queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  await queues.getQueueClient('biglist-segments').createIfNotExists();
-  await queues.getQueueClient('biglist-segments').clearMessages();
-  process.env.REDIS_URL = `redis://127.0.0.1:${servers.standalone.port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  process.env.LOCAL_RUNNER_FUNCTION_KEY = 'demo-key';
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  runner = await startApp(servers, 'demo-key');
 });
 
 afterAll(async () => {

@@ -1,7 +1,6 @@
 // Telemetry end to end through the local runner, with in-memory exporters in place of Application Insights:
 // request spans with Redis child spans and the right status, a load's POST and every segment invocation in
 // one trace, node-redis's command-duration metric, and no personal data or value in any attribute.
-import { QueueServiceClient } from '@azure/storage-queue';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -11,12 +10,12 @@ import {
 import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { startTelemetry, stopTelemetry } from '../../shared/telemetry/setup.js';
 import { inMessageSpan, markPoisoned } from '../../shared/telemetry/spans.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
-import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
 const KEY = 'otel-key';
@@ -35,16 +34,8 @@ const children = (parent: ReadableSpan) =>
   finished().filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId);
 
 beforeAll(async () => {
-  await admin(servers.standalone.port, (c) => c.flushAll());
-  const queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  await queues.getQueueClient('biglist-segments').createIfNotExists();
-  await queues.getQueueClient('biglist-segments').clearMessages();
   proxy = await startFaultProxy(servers.standalone.port);
-  process.env.REDIS_URL = `redis://127.0.0.1:${proxy.port}`;
-  process.env.REDIS_CLUSTER = 'false';
   process.env.REDIS_DEADLINE_MS = '1000';
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  process.env.LOCAL_RUNNER_FUNCTION_KEY = KEY;
   process.env.REDIS_TELEMETRY = 'on';
   // Started before the app loads, as functions/lifecycle.ts does with the real exporters.
   startTelemetry({
@@ -52,7 +43,7 @@ beforeAll(async () => {
     metricReaders: [reader],
     logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logRecords })],
   });
-  runner = await startLocalRunner({ root: process.cwd(), port: 0, logLevel: 'critical' });
+  runner = await startApp(servers, KEY, proxy.port);
   await api('PUT', '/skus/sku123', { name: 'Secret headphones', price: '12345.67' });
   await api('POST', '/users', {
     id: 'otel1',

@@ -1,32 +1,11 @@
 // The storefront: open or create a user, browse SKUs a page at a time, and change the cart. Totals are shown
 // exactly as the API returns them; every change sends the cart's ETag, so a stale view gets a 412.
+// The API's own response types (type-only imports: nothing of the server is bundled).
+import type { Cart } from '../../../shared/carts/schema.js';
+import type { SkuPage } from '../../../shared/skus/schema.js';
+import type { User } from '../../../shared/users/schema.js';
 import { api, seg } from './api.js';
 import { byId, el, guarded } from './dom.js';
-
-interface User {
-  id: string;
-  firstName: string;
-  lastName: string;
-}
-interface Sku {
-  id: string;
-  name: string;
-  price: string;
-}
-interface CartLine {
-  skuId: string;
-  name: string | null;
-  unitPrice: string | null;
-  quantity: number;
-  lineTotal: string | null;
-  available: boolean;
-}
-interface Cart {
-  userId: string;
-  items: CartLine[];
-  totalQuantity: number;
-  total: string;
-}
 
 const PAGE = 5;
 const state = {
@@ -134,7 +113,7 @@ async function openUser(user: User): Promise<void> {
 async function loadSkus(cursor: string | undefined): Promise<void> {
   const query = new URLSearchParams({ limit: String(PAGE) });
   if (cursor) query.set('cursor', cursor);
-  const { body } = await api<{ items: Sku[]; nextCursor: string | null }>('GET', `skus?${query.toString()}`);
+  const { body } = await api<SkuPage>('GET', `skus?${query.toString()}`);
   state.skuNext = body.nextCursor;
   const rows = byId('skus', HTMLTableElement).tBodies[0];
   rows?.replaceChildren(
