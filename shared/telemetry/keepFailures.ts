@@ -4,12 +4,14 @@
 import { SpanStatusCode, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
-// A guard against a trace whose root never ends: its buffered children are dropped beyond this.
-const MAX_BUFFERED = 10_000;
+// Bounds: children waiting for their root, and decisions remembered for children that end after their
+// root (a streamed response, work finished after the reply). The oldest are forgotten first.
+const MAX_WAITING_TRACES = 1_000;
+const MAX_DECISIONS = 10_000;
 
 export class KeepFailuresProcessor implements SpanProcessor {
-  readonly #buffered = new Map<string, ReadableSpan[]>();
-  #count = 0;
+  readonly #waiting = new Map<string, ReadableSpan[]>();
+  readonly #decided = new Map<string, boolean>();
 
   /** `ratio` of successful traces exported (0 to 1); `random` is replaceable for tests. */
   constructor(
@@ -23,23 +25,29 @@ export class KeepFailuresProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    const key = span.spanContext().traceId;
+    const traceId = span.spanContext().traceId;
     const parent = span.parentSpanContext;
-    // The local root: no parent, or a parent in another process (the caller, the host, the queue sender).
-    if (parent && !parent.isRemote) {
-      if (this.#count >= MAX_BUFFERED) return;
-      const list = this.#buffered.get(key) ?? [];
+    const isLocalRoot = !parent || parent.isRemote;
+    const decided = this.#decided.get(traceId);
+    if (!isLocalRoot) {
+      if (decided !== undefined) {
+        // Its root has ended already: follow the decision (a late failure is still exported).
+        if (decided || span.status.code === SpanStatusCode.ERROR) this.inner.onEnd(span);
+        return;
+      }
+      const list = this.#waiting.get(traceId) ?? [];
+      if (list.length === 0) forgetOldest(this.#waiting, MAX_WAITING_TRACES);
       list.push(span);
-      this.#buffered.set(key, list);
-      this.#count += 1;
+      this.#waiting.set(traceId, list);
       return;
     }
-    const children = this.#buffered.get(key) ?? [];
-    this.#buffered.delete(key);
-    this.#count -= children.length;
+    const children = this.#waiting.get(traceId) ?? [];
+    this.#waiting.delete(traceId);
     const failed = [span, ...children].some((s) => s.status.code === SpanStatusCode.ERROR);
-    if (!failed && this.random() >= this.ratio) return;
-    for (const s of [...children, span]) this.inner.onEnd(s);
+    const keep = failed || this.random() < this.ratio;
+    forgetOldest(this.#decided, MAX_DECISIONS);
+    this.#decided.set(traceId, keep);
+    if (keep) for (const s of [...children, span]) this.inner.onEnd(s);
   }
 
   forceFlush(): Promise<void> {
@@ -47,8 +55,17 @@ export class KeepFailuresProcessor implements SpanProcessor {
   }
 
   shutdown(): Promise<void> {
-    this.#buffered.clear();
+    this.#waiting.clear();
+    this.#decided.clear();
     return this.inner.shutdown();
+  }
+}
+
+function forgetOldest<V>(map: Map<string, V>, max: number): void {
+  while (map.size >= max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) return;
+    map.delete(oldest);
   }
 }
 

@@ -16,7 +16,7 @@ import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace
 import { OpenTelemetry as RedisOpenTelemetry } from 'redis';
 import { KeepFailuresProcessor, successRatio } from './keepFailures.js';
 import { subscribeRedisSpans } from './redisSpans.js';
-import { resetInstruments } from './tracer.js';
+import { resetInstruments, setTelemetryOn, telemetryOn } from './tracer.js';
 
 /** Where telemetry goes; tests pass in-memory processors and readers. */
 export interface TelemetryTargets {
@@ -25,7 +25,6 @@ export interface TelemetryTargets {
   logRecordProcessors: LogRecordProcessor[];
 }
 
-const STARTED = Symbol.for('azure-redis-cart.telemetry');
 let sdk: NodeSDK | undefined;
 // node-redis's metrics can be initialised once per process.
 let redisMetricsOn = false;
@@ -64,7 +63,7 @@ function azureTargets(env: NodeJS.ProcessEnv): TelemetryTargets | undefined {
  */
 export function startTelemetry(targets?: TelemetryTargets, env = process.env): boolean {
   // Once per process, even if this module is loaded twice (a test starts it before the runner loads the app).
-  if (sdk || (globalThis as Record<symbol, unknown>)[STARTED]) return true;
+  if (sdk || telemetryOn()) return true;
   const chosen = targets ?? azureTargets(env);
   // OTEL_TRACES_EXPORTER=console prints spans to the console, with no collector at all.
   const fromEnv = !chosen && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER);
@@ -76,7 +75,7 @@ export function startTelemetry(targets?: TelemetryTargets, env = process.env): b
     instrumentations: [],
   });
   sdk.start();
-  (globalThis as Record<symbol, unknown>)[STARTED] = true;
+  setTelemetryOn(true);
   resetInstruments();
   // node-redis's own metrics (command duration, connections, errors) and a span per Redis command are
   // opt-in: in node-redis 6.3.1 each costs about half the handler's throughput (README, Observability).
@@ -95,6 +94,6 @@ export function startTelemetry(targets?: TelemetryTargets, env = process.env): b
 export async function stopTelemetry(): Promise<void> {
   const running = sdk;
   sdk = undefined;
-  if (running) (globalThis as Record<symbol, unknown>)[STARTED] = false;
+  if (running) setTelemetryOn(false);
   await running?.shutdown();
 }

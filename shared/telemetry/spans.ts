@@ -10,7 +10,7 @@ import {
   trace,
   type Context,
 } from '@opentelemetry/api';
-import { instruments, tracer } from './tracer.js';
+import { instruments, telemetryOn, tracer } from './tracer.js';
 
 /** W3C trace context as carried in a queue message. */
 export interface TraceCarrier {
@@ -55,6 +55,8 @@ export async function inRequestSpan(
   invocation: InvocationContext,
   run: () => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
+  // Off: not even a no-op span on the request path.
+  if (!telemetryOn()) return run();
   const header = (name: string) => request.headers.get(name) ?? undefined;
   const traceparent = header('traceparent');
   const tracestate = header('tracestate');
@@ -136,6 +138,7 @@ export async function inMessageSpan<T>(
   invocation: Invocation,
   run: () => Promise<T>,
 ): Promise<T> {
+  if (!telemetryOn()) return run();
   const parent = carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : parentOf(invocation, {});
   const span = tracer.startSpan(
     `process ${delivery.queue}`,

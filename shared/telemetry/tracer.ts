@@ -2,6 +2,19 @@
 // registered later; meters do not, so the instruments are made on first use, after telemetry started.
 import { metrics, trace, type Counter } from '@opentelemetry/api';
 
+// Process-wide, so a second copy of these modules (a test loads the sources, the runner the build) agrees.
+const ON = Symbol.for('azure-redis-cart.telemetry');
+
+/** Whether telemetry was started in this process. */
+export function telemetryOn(): boolean {
+  return (globalThis as Record<symbol, unknown>)[ON] === true;
+}
+
+/** Records that telemetry was started (or stopped) in this process. */
+export function setTelemetryOn(on: boolean): void {
+  (globalThis as Record<symbol, unknown>)[ON] = on;
+}
+
 /** The app's tracer (a no-op until telemetry is started). */
 export const tracer = trace.getTracer('azure-redis-cart');
 

@@ -24,7 +24,7 @@ function setup(ratio: number, draws: number[]) {
     if (fail === 'root') root.setStatus({ code: SpanStatusCode.ERROR });
     root.end();
   };
-  return { exporter, request };
+  return { exporter, request, tracer };
 }
 
 describe('KeepFailuresProcessor', () => {
@@ -43,6 +43,21 @@ describe('KeepFailuresProcessor', () => {
     request('none');
     request('none');
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['child', 'root']);
+  });
+
+  it('follows the decision for children that end after their root, and never holds them', () => {
+    const { exporter, tracer } = setup(0.5, [0.1, 0.9, 0.9]);
+    const late = (failAfter: boolean) => {
+      const root = tracer.startSpan('root');
+      const child = tracer.startSpan('late', {}, trace.setSpan(context.active(), root));
+      root.end();
+      if (failAfter) child.setStatus({ code: SpanStatusCode.ERROR });
+      child.end();
+    };
+    late(false); // kept (draw 0.1): the late child follows
+    late(false); // dropped (draw 0.9): the late child too
+    late(true); // dropped at the root, but a late failure is exported
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['root', 'late', 'late']);
   });
 
   it('reads the ratio from OTEL_TRACES_SAMPLER_ARG, defaulting to all', () => {
