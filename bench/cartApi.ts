@@ -50,7 +50,7 @@ async function startDiscardingTelemetry(): Promise<void> {
     callback({ code: 0 });
   };
   const discard = { export: done, shutdown: () => Promise.resolve(), forceFlush: () => Promise.resolve() };
-  startTelemetry({
+  await startTelemetry({
     spanProcessors: [new KeepFailuresProcessor(new BatchSpanProcessor(discard), 1)],
     metricReaders: [new PeriodicExportingMetricReader({ exporter: discard, exportIntervalMillis: 1000 })],
     logRecordProcessors: [],

@@ -5,7 +5,7 @@ import { startTelemetry, stopTelemetry } from '../shared/telemetry/setup.js';
 
 // Before the first request opens the Redis client, so node-redis's metrics see it. Off unless Application
 // Insights or an OTLP endpoint is configured.
-if (startTelemetry()) forwardLogs();
+if (await startTelemetry()) forwardLogs();
 
 // Requests and responses flow as streams between the host and this worker: the biglist export streams a
 // whole list, and request bodies are counted against MAX_BODY_BYTES as they arrive instead of being

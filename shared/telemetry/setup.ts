@@ -2,17 +2,12 @@
 // Where it sends: to Application Insights when the app has APPLICATIONINSIGHTS_CONNECTION_STRING (with the
 // managed identity when APPLICATIONINSIGHTS_AUTHENTICATION_STRING says AAD), to any OTLP collector when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set (or to the console with OTEL_TRACES_EXPORTER=console), and nowhere
-// otherwise (no SDK at all: nothing is recorded).
-import { ManagedIdentityCredential } from '@azure/identity';
-import {
-  AzureMonitorLogExporter,
-  AzureMonitorMetricExporter,
-  AzureMonitorTraceExporter,
-} from '@azure/monitor-opentelemetry-exporter';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchLogRecordProcessor, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+// otherwise (no SDK at all: nothing is recorded). The SDK and exporters are loaded only when used: they
+// take about 1.5 s to load, which every cold start would pay otherwise.
+import type { NodeSDK } from '@opentelemetry/sdk-node';
+import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetry as RedisOpenTelemetry } from 'redis';
 import { KeepFailuresProcessor, successRatio } from './keepFailures.js';
 import { subscribeRedisSpans } from './redisSpans.js';
@@ -29,46 +24,57 @@ let sdk: NodeSDK | undefined;
 // node-redis's metrics can be initialised once per process.
 let redisMetricsOn = false;
 
-function azureTargets(env: NodeJS.ProcessEnv): TelemetryTargets | undefined {
-  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
-  if (!connectionString) return undefined;
+async function azureTargets(env: NodeJS.ProcessEnv, connectionString: string): Promise<TelemetryTargets> {
+  const [{ ManagedIdentityCredential }, exporters, traces, metrics, logs] = await Promise.all([
+    import('@azure/identity'),
+    import('@azure/monitor-opentelemetry-exporter'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-metrics'),
+    import('@opentelemetry/sdk-logs'),
+  ]);
   // Local authentication is off on the component: telemetry is accepted only with an Entra token.
-  const aad = /Authorization=AAD/i.test(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '');
-  const clientId = /ClientId=([^;]+)/i.exec(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '')?.[1];
+  const auth = env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '';
+  const clientId = /ClientId=([^;]+)/i.exec(auth)?.[1];
   const options = {
     connectionString,
-    ...(aad ? { credential: new ManagedIdentityCredential(clientId ? { clientId } : {}) } : {}),
+    ...(/Authorization=AAD/i.test(auth)
+      ? { credential: new ManagedIdentityCredential(clientId ? { clientId } : {}) }
+      : {}),
   };
   return {
     // Every failed request is kept; successful ones at OTEL_TRACES_SAMPLER_ARG (default: all).
     spanProcessors: [
       new KeepFailuresProcessor(
-        new BatchSpanProcessor(new AzureMonitorTraceExporter(options)),
+        new traces.BatchSpanProcessor(new exporters.AzureMonitorTraceExporter(options)),
         successRatio(env),
       ),
     ],
     metricReaders: [
-      new PeriodicExportingMetricReader({
-        exporter: new AzureMonitorMetricExporter(options),
+      new metrics.PeriodicExportingMetricReader({
+        exporter: new exporters.AzureMonitorMetricExporter(options),
         exportIntervalMillis: 60_000,
       }),
     ],
-    logRecordProcessors: [new BatchLogRecordProcessor({ exporter: new AzureMonitorLogExporter(options) })],
+    logRecordProcessors: [
+      new logs.BatchLogRecordProcessor({ exporter: new exporters.AzureMonitorLogExporter(options) }),
+    ],
   };
 }
 
 /**
- * Starts telemetry once per process; returns whether it is on. Without targets and without Azure or OTLP
- * settings it stays off and costs nothing.
+ * Starts telemetry once per process; resolves with whether it is on. Without targets and without Azure or
+ * OTLP settings it stays off and loads nothing.
  */
-export function startTelemetry(targets?: TelemetryTargets, env = process.env): boolean {
+export async function startTelemetry(targets?: TelemetryTargets, env = process.env): Promise<boolean> {
   // Once per process, even if this module is loaded twice (a test starts it before the runner loads the app).
   if (sdk || telemetryOn()) return true;
-  const chosen = targets ?? azureTargets(env);
+  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
   // OTEL_TRACES_EXPORTER=console prints spans to the console, with no collector at all.
-  const fromEnv = !chosen && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER);
-  if (!chosen && !fromEnv) return false;
-  // Otherwise the SDK builds the exporters from the standard OTEL_* variables itself.
+  const fromEnv = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER);
+  if (!targets && !connectionString && !fromEnv) return false;
+  const chosen = targets ?? (connectionString ? await azureTargets(env, connectionString) : undefined);
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  // Without chosen targets the SDK builds the exporters from the standard OTEL_* variables itself.
   sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? 'azure-redis-cart',
     ...(chosen ?? {}),

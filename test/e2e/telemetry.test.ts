@@ -38,7 +38,7 @@ beforeAll(async () => {
   process.env.REDIS_DEADLINE_MS = '1000';
   process.env.REDIS_TELEMETRY = 'on';
   // Started before the app loads, as functions/lifecycle.ts does with the real exporters.
-  startTelemetry({
+  await startTelemetry({
     spanProcessors: [new SimpleSpanProcessor(spans)],
     metricReaders: [reader],
     logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logRecords })],
