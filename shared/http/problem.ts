@@ -50,6 +50,14 @@ function retryAfter(): string {
   }
 }
 
+// The code of each problem response, for telemetry, without parsing the body back.
+const codes = new WeakMap<HttpResponseInit, ErrorCode>();
+
+/** The error code of a response made by problemResponse, if it was. */
+export function problemCodeOf(res: HttpResponseInit): ErrorCode | undefined {
+  return codes.get(res);
+}
+
 /** A problem+json response for a catalogued code. */
 export function problemResponse(
   code: ErrorCode,
@@ -65,11 +73,13 @@ export function problemResponse(
     code,
     ...(extra.errors ? { errors: extra.errors } : {}),
   };
-  return {
+  const res: HttpResponseInit = {
     status,
     headers: { 'Content-Type': 'application/problem+json', ...extra.headers },
     body: JSON.stringify(body),
   };
+  codes.set(res, code);
+  return res;
 }
 
 /** The single mapper from any thrown value to an HTTP response; never leaks internals. */

@@ -10,6 +10,7 @@ import {
   trace,
   type Context,
 } from '@opentelemetry/api';
+import { problemCodeOf } from '../http/problem.js';
 import { instruments, telemetryOn, tracer } from './tracer.js';
 
 /** W3C trace context as carried in a queue message. */
@@ -34,17 +35,6 @@ function parentOf(invocation: Invocation, fallback: TraceCarrier): Context {
       }
     : fallback;
   return carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
-}
-
-// The problem's code of an error response (read only for 5xx answers, which are rare).
-function problemCode(res: HttpResponseInit): string | undefined {
-  if (typeof res.body !== 'string') return undefined;
-  try {
-    const code = (JSON.parse(res.body) as { code?: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs an HTTP handler in its span: method and route template only, never the URL with its values. */
@@ -81,7 +71,7 @@ export async function inRequestSpan(
     const res = await context.with(trace.setSpan(parent, span), run);
     const status = res.status ?? 200;
     span.setAttribute('http.response.status_code', status);
-    const code = status >= 500 ? problemCode(res) : undefined;
+    const code = problemCodeOf(res);
     if (status >= 500) {
       span.setAttribute('error.type', code ?? String(status));
       span.setStatus({ code: SpanStatusCode.ERROR });

@@ -52,13 +52,13 @@ async function toError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, detail, problem.code, retryAfter);
 }
 
-/** Sends one request; resolves with the parsed body, or rejects with an ApiError. */
-export async function api<T>(
+// One request with the key in a header (never in the URL); any failure becomes an ApiError.
+async function send(
   method: string,
   path: string,
-  options: { body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Answer<T>> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+  options: { body?: unknown; headers?: Record<string, string> },
+): Promise<Response> {
+  const headers: Record<string, string> = { ...options.headers };
   const key = functionKey.get();
   if (key) headers['x-functions-key'] = key;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -74,19 +74,26 @@ export async function api<T>(
     throw new ApiError(0, 'Network error', 'The app did not answer; check your connection and try again.');
   }
   if (!res.ok) throw await toError(res);
+  return res;
+}
+
+/** Sends one request; resolves with the parsed body, or rejects with an ApiError. */
+export async function api<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer<T>> {
+  const res = await send(method, path, {
+    ...options,
+    headers: { Accept: 'application/json', ...options.headers },
+  });
   const body = (res.status === 204 ? undefined : await res.json()) as T;
   return { body, etag: res.headers.get('ETag') };
 }
 
-/** A text download (the export) with the key in a header, never in the URL. */
+/** A text download (the export). */
 export async function download(path: string): Promise<Blob> {
-  const key = functionKey.get();
-  const res = await fetch(new URL(path, BASE), {
-    headers: key ? { 'x-functions-key': key } : {},
-    cache: 'no-store',
-  });
-  if (!res.ok) throw await toError(res);
-  return res.blob();
+  return (await send('GET', path, {})).blob();
 }
 
 /** The path segment for an id typed by a person. */
