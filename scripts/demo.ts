@@ -1,5 +1,6 @@
 // `npm run demo -- --base-url <url> [--key <function key>] [--count N] [--json]`
 // Plays the classic walkthrough against a running app (local runner, func start, or Azure) over HTTP.
+import { styleText } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
@@ -31,7 +32,10 @@ function positiveInt(text: string): number {
 }
 
 // no-color.org: NO_COLOR set to anything but "" turns colour off; so does output that is not a terminal.
+// The demo decides and styles its own text: libraries' own detection also turns colour off when CI is
+// set, so a person's terminal and the same command under a CI runner would disagree.
 const COLOR = process.stdout.isTTY && !process.env.NO_COLOR;
+const bold = (text: string) => (COLOR ? styleText('bold', text, { validateStream: false }) : text);
 
 function client(opts: Options) {
   // Either form works: https://<app>.azurewebsites.net or https://<app>.azurewebsites.net/api.
@@ -80,10 +84,10 @@ function client(opts: Options) {
 
 function cartTable(cart: Cart): string {
   const table = new Table({
-    head: ['SKU', 'Name', 'Unit price', 'Qty', 'Line total'],
+    head: ['SKU', 'Name', 'Unit price', 'Qty', 'Line total'].map(bold),
     colAligns: ['left', 'left', 'right', 'right', 'right'],
-    // cli-table3 colours the head red and the border grey by default.
-    style: COLOR ? {} : { head: [], border: [] },
+    // cli-table3's own colours (red head, grey border) follow its detection, not the rule above.
+    style: { head: [], border: [] },
   });
   for (const l of cart.items)
     table.push([
@@ -93,7 +97,7 @@ function cartTable(cart: Cart): string {
       l.quantity,
       l.lineTotal ?? '-',
     ]);
-  table.push([{ colSpan: 3, content: 'Total' }, cart.totalQuantity, cart.total]);
+  table.push([{ colSpan: 3, content: bold('Total') }, cart.totalQuantity, cart.total]);
   return table.toString();
 }
 
