@@ -21,14 +21,19 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LINES = 20;
 const OPERATIONS = ['add-to-cart', 'get-cart (20 lines)'] as const;
 type Operation = (typeof OPERATIONS)[number];
-const VARIANTS = [
+const ALL_VARIANTS = [
   'raw node-redis',
   'handler, watchdog off',
   'handler, watchdog on (default)',
   'handler, telemetry on',
-  'handler, telemetry + Redis commands',
+  'handler, telemetry + Redis spans',
+  'handler, telemetry + Redis metrics',
 ] as const;
-type Variant = (typeof VARIANTS)[number];
+type Variant = (typeof ALL_VARIANTS)[number];
+// BENCH_VARIANTS=default,telemetry runs only the variants whose names contain one of the words.
+const VARIANTS = ALL_VARIANTS.filter(
+  (v) => !process.env.BENCH_VARIANTS || process.env.BENCH_VARIANTS.split(',').some((w) => v.includes(w)),
+);
 
 interface Result {
   opsPerSec: number;
@@ -43,7 +48,7 @@ const skuIds = Array.from({ length: LINES }, (_, i) => `bench-sku-${String(i).pa
 /** Starts the app's telemetry with exporters that drop everything they are handed. */
 async function startDiscardingTelemetry(): Promise<void> {
   const { startTelemetry } = await import('../shared/telemetry/setup.js');
-  const { KeepFailuresProcessor } = await import('../shared/telemetry/keepFailures.js');
+  const { KeepFailuresProcessor, successRatio } = await import('../shared/telemetry/keepFailures.js');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
   const done = (_items: unknown, callback: (r: { code: 0 }) => void) => {
@@ -51,7 +56,7 @@ async function startDiscardingTelemetry(): Promise<void> {
   };
   const discard = { export: done, shutdown: () => Promise.resolve(), forceFlush: () => Promise.resolve() };
   await startTelemetry({
-    spanProcessors: [new KeepFailuresProcessor(new BatchSpanProcessor(discard), 1)],
+    spanProcessors: [new KeepFailuresProcessor(new BatchSpanProcessor(discard), successRatio(process.env))],
     metricReaders: [new PeriodicExportingMetricReader({ exporter: discard, exportIntervalMillis: 1000 })],
     logRecordProcessors: [],
   });
@@ -62,7 +67,8 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.MAX_LINE_QUANTITY = '1000000';
   process.env.REDIS_DEADLINE_MS = variant === 'handler, watchdog off' ? '0' : '2000';
-  if (variant === 'handler, telemetry + Redis commands') process.env.REDIS_TELEMETRY = 'on';
+  if (variant === 'handler, telemetry + Redis spans') process.env.REDIS_TELEMETRY = 'spans';
+  if (variant === 'handler, telemetry + Redis metrics') process.env.REDIS_TELEMETRY = 'metrics';
   if (variant.startsWith('handler, telemetry')) await startDiscardingTelemetry();
   // Node's ESM loader cannot see this CommonJS bundle's class exports by name; the default export has them.
   const { HttpRequest, InvocationContext } = functions;
@@ -224,25 +230,29 @@ async function parent(): Promise<void> {
         for (const variant of VARIANTS) results.get(variant)?.push(await runChild(port, operation, variant));
       }
       const m = (v: Variant, f: keyof Result) => median((results.get(v) ?? []).map((x) => x[f]));
-      const base = m('raw node-redis', 'opsPerSec');
-      const off = m('handler, watchdog off', 'opsPerSec');
-      const offCpu = m('handler, watchdog off', 'cpuUs');
-      const plain = m('handler, watchdog on (default)', 'opsPerSec');
-      const plainCpu = m('handler, watchdog on (default)', 'cpuUs');
+      // Ratios are taken round by round (the two ran minutes apart at most), then the median of those:
+      // steadier on a shared machine than a ratio of medians. Blank when a variant was not run.
+      const ratio = (v: Variant, against: Variant, f: keyof Result) => {
+        const mine = results.get(v) ?? [];
+        const theirs = results.get(against) ?? [];
+        if (mine.length === 0 || theirs.length === 0) return '';
+        return median(mine.map((r, k) => r[f] / (theirs[k]?.[f] ?? Number.NaN))).toFixed(3);
+      };
       for (const v of VARIANTS) {
-        const ops = m(v, 'opsPerSec');
+        const handler = v !== 'raw node-redis';
+        const telemetry = v.startsWith('handler, telemetry');
         rows.push([
           operation,
           v,
-          Math.round(ops),
+          Math.round(m(v, 'opsPerSec')),
           m(v, 'p50'),
           m(v, 'p99'),
           m(v, 'cpuUs'),
-          (ops / base).toFixed(2),
-          v === 'raw node-redis' ? '' : (ops / off).toFixed(3),
-          v === 'raw node-redis' ? '' : (m(v, 'cpuUs') / offCpu).toFixed(3),
-          v.startsWith('handler, telemetry') ? (ops / plain).toFixed(3) : '',
-          v.startsWith('handler, telemetry') ? (m(v, 'cpuUs') / plainCpu).toFixed(3) : '',
+          handler ? ratio(v, 'raw node-redis', 'opsPerSec') : '',
+          handler ? ratio(v, 'handler, watchdog off', 'opsPerSec') : '',
+          handler ? ratio(v, 'handler, watchdog off', 'cpuUs') : '',
+          telemetry ? ratio(v, 'handler, watchdog on (default)', 'opsPerSec') : '',
+          telemetry ? ratio(v, 'handler, watchdog on (default)', 'cpuUs') : '',
         ]);
       }
     }

@@ -83,16 +83,16 @@ export async function startTelemetry(targets?: TelemetryTargets, env = process.e
   sdk.start();
   setTelemetryOn(true);
   resetInstruments();
-  // node-redis's own metrics (command duration, connections, errors) and a span per Redis command are
-  // opt-in: in node-redis 6.3.1 each costs about half the handler's throughput (README, Observability).
-  if (env.REDIS_TELEMETRY === 'on') {
-    if (!redisMetricsOn)
-      RedisOpenTelemetry.init({
-        metrics: { enabled: true, enabledMetricGroups: ['command', 'connection-basic', 'resiliency'] },
-      });
+  // node-redis's own metrics (command duration, connections, errors) and a span per Redis command:
+  // REDIS_TELEMETRY=spans, metrics, or on for both (README, Observability, for what each costs).
+  const redis = env.REDIS_TELEMETRY ?? 'off';
+  if ((redis === 'on' || redis === 'metrics') && !redisMetricsOn) {
+    RedisOpenTelemetry.init({
+      metrics: { enabled: true, enabledMetricGroups: ['command', 'connection-basic', 'resiliency'] },
+    });
     redisMetricsOn = true;
-    subscribeRedisSpans();
   }
+  if (redis === 'on' || redis === 'spans') subscribeRedisSpans();
   return true;
 }
 

@@ -11,6 +11,7 @@ import {
   type Context,
 } from '@opentelemetry/api';
 import { problemCodeOf } from '../http/problem.js';
+import { writeRedisSpans } from './redisSpans.js';
 import { instruments, telemetryOn, tracer } from './tracer.js';
 
 /** W3C trace context as carried in a queue message. */
@@ -21,19 +22,21 @@ export interface TraceCarrier {
 
 // On Azure the Functions host records each invocation itself (telemetryMode OpenTelemetry): the worker's
 // spans are then internal, so no request or message is counted twice. The local runner records none.
-const hostRecordsRequests = () => Boolean(process.env.WEBSITE_INSTANCE_ID);
+// Read once: process.env is a slow lookup, and this is on every request.
+let hostRecords: boolean | undefined;
+const hostRecordsRequests = () => (hostRecords ??= Boolean(process.env.WEBSITE_INSTANCE_ID));
 
 /** What a span needs of an invocation. */
 export type Invocation = Pick<InvocationContext, 'invocationId' | 'traceContext'>;
 
-function parentOf(invocation: Invocation, fallback: TraceCarrier): Context {
+function parentOf(invocation: Invocation, fallback: () => TraceCarrier): Context {
   const fromHost = invocation.traceContext;
   const carrier: TraceCarrier = fromHost?.traceParent
     ? {
         traceparent: fromHost.traceParent,
         ...(fromHost.traceState ? { tracestate: fromHost.traceState } : {}),
       }
-    : fallback;
+    : fallback();
   return carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
 }
 
@@ -47,12 +50,14 @@ export async function inRequestSpan(
 ): Promise<HttpResponseInit> {
   // Off: not even a no-op span on the request path.
   if (!telemetryOn()) return run();
-  const header = (name: string) => request.headers.get(name) ?? undefined;
-  const traceparent = header('traceparent');
-  const tracestate = header('tracestate');
-  const parent = parentOf(invocation, {
-    ...(traceparent ? { traceparent } : {}),
-    ...(tracestate ? { tracestate } : {}),
+  // The caller's own traceparent header counts only where the host supplies no trace context (locally).
+  const parent = parentOf(invocation, () => {
+    const traceparent = request.headers.get('traceparent');
+    const tracestate = request.headers.get('tracestate');
+    return {
+      ...(traceparent ? { traceparent } : {}),
+      ...(tracestate ? { tracestate } : {}),
+    };
   });
   const span = tracer.startSpan(
     `${method} /api${route}`,
@@ -83,6 +88,7 @@ export async function inRequestSpan(
     throw err;
   } finally {
     span.end();
+    writeRedisSpans(span);
   }
 }
 
@@ -129,7 +135,9 @@ export async function inMessageSpan<T>(
   run: () => Promise<T>,
 ): Promise<T> {
   if (!telemetryOn()) return run();
-  const parent = carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : parentOf(invocation, {});
+  const parent = carrier.traceparent
+    ? propagation.extract(ROOT_CONTEXT, carrier)
+    : parentOf(invocation, () => ({}));
   const span = tracer.startSpan(
     `process ${delivery.queue}`,
     {
@@ -158,5 +166,6 @@ export async function inMessageSpan<T>(
     throw err;
   } finally {
     span.end();
+    writeRedisSpans(span);
   }
 }

@@ -12,6 +12,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Runner } from '../../local-runner/index.js';
 import { startApp } from '../support/app.js';
+import { KeepFailuresProcessor } from '../../shared/telemetry/keepFailures.js';
 import { startTelemetry, stopTelemetry } from '../../shared/telemetry/setup.js';
 import { inMessageSpan, markPoisoned } from '../../shared/telemetry/spans.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
@@ -25,6 +26,8 @@ const logRecords = new InMemoryLogRecordExporter();
 const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 60_000 });
 let runner: Runner;
 let proxy: FaultProxy;
+// The sampling's draw for successful traces: 0 keeps them all (ratio 1), 1 drops them all.
+let draw = 0;
 
 const api = (method: string, path: string, body?: unknown) =>
   call(runner.url, method, path, body, { 'x-functions-key': KEY });
@@ -39,7 +42,7 @@ beforeAll(async () => {
   process.env.REDIS_TELEMETRY = 'on';
   // Started before the app loads, as functions/lifecycle.ts does with the real exporters.
   await startTelemetry({
-    spanProcessors: [new SimpleSpanProcessor(spans)],
+    spanProcessors: [new KeepFailuresProcessor(new SimpleSpanProcessor(spans), 1, () => draw)],
     metricReaders: [reader],
     logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logRecords })],
   });
@@ -99,12 +102,43 @@ describe('telemetry', { timeout: 60_000 }, () => {
       'http.response.status_code': 503,
       'error.type': 'redis_unavailable',
     });
+    // The command that got no answer is there, failed, under the request.
+    expect(children(span!).some((c) => c.status.code === SpanStatusCode.ERROR)).toBe(true);
     await reader.forceFlush();
     const names = metricExporter
       .getMetrics()
       .flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name)));
     expect(names).toContain('http.server.unavailable');
     expect(names).toContain('redis.client.deadline_exceeded');
+    await until('Redis answers again', async () =>
+      (await api('GET', '/carts/otel1')).status === 200 ? true : undefined,
+    );
+  });
+
+  it('keeps every failed request with its Redis commands when the sampling drops successful ones', async () => {
+    draw = 1;
+    try {
+      spans.reset();
+      expect((await api('GET', '/carts/otel1')).status).toBe(200);
+      expect((await api('POST', '/carts/otel1/items', { skuId: 'sku123', quantity: 0 })).status).toBe(400);
+      expect(finished()).toEqual([]);
+      proxy.stall();
+      try {
+        expect((await api('GET', '/carts/otel1')).status).toBe(503);
+      } finally {
+        proxy.pass();
+      }
+      const [failed, ...more] = server('GET /api/carts/{userId}');
+      expect(more).toEqual([]);
+      expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
+      const commands = children(failed!);
+      expect(commands.length).toBeGreaterThan(0);
+      expect(commands.every((c) => c.kind === SpanKind.CLIENT)).toBe(true);
+      // Nothing else: the dropped requests' commands were never made into spans.
+      expect(finished().length).toBe(1 + commands.length);
+    } finally {
+      draw = 0;
+    }
     await until('Redis answers again', async () =>
       (await api('GET', '/carts/otel1')).status === 200 ? true : undefined,
     );

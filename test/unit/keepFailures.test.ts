@@ -60,6 +60,20 @@ describe('KeepFailuresProcessor', () => {
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['root', 'late', 'late']);
   });
 
+  it('holds children for at most 1,000 open traces, forgetting the oldest first', () => {
+    const { exporter, tracer } = setup(1, []);
+    const roots = Array.from({ length: 1_500 }, () => {
+      const root = tracer.startSpan('root');
+      tracer.startSpan('child', {}, trace.setSpan(context.active(), root)).end();
+      return root;
+    });
+    roots[0]?.end();
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['root']);
+    exporter.reset();
+    roots[1_499]?.end();
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['child', 'root']);
+  });
+
   it('reads the ratio from OTEL_TRACES_SAMPLER_ARG, defaulting to all', () => {
     expect(successRatio({})).toBe(1);
     expect(successRatio({ OTEL_TRACES_SAMPLER_ARG: '0.1' })).toBe(0.1);
