@@ -1,8 +1,12 @@
 // Benchmark: add-to-cart and get-cart (20-line cart) through the function handlers, with the Redis
 // deadline watchdog on (the default) and off, with OpenTelemetry on (every span and metric recorded and
-// handed to a batch exporter that discards them: the app's cost without the network's), next to a raw
-// node-redis client issuing the same Redis commands at the same concurrency. Each measurement runs in a fresh child process (the settings are read
-// once per process), the variants alternate round by round, and one run reports all of them.
+// handed to exporters that discard them: the app's cost without the network's), with Redis command spans
+// and with node-redis's metrics, next to a raw node-redis client issuing the same Redis commands at the
+// same concurrency. Each measurement runs in a fresh child process (the settings are read once per
+// process), the variants alternate round by round, and ratios are taken round by round. A second table
+// measures the spans alone inside one process, on and off in alternating blocks, which the machine's
+// drift cannot skew. OTEL_TRACES_SAMPLER_ARG sets the share of successful traces kept (default 1: all);
+// BENCH_VARIANTS=default,telemetry runs only the variants whose names contain one of the words.
 // Reproduce with: npm run bench:cart
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -30,7 +34,6 @@ const ALL_VARIANTS = [
   'handler, telemetry + Redis metrics',
 ] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
-// BENCH_VARIANTS=default,telemetry runs only the variants whose names contain one of the words.
 const VARIANTS = ALL_VARIANTS.filter(
   (v) => !process.env.BENCH_VARIANTS || process.env.BENCH_VARIANTS.split(',').some((w) => v.includes(w)),
 );
@@ -62,8 +65,29 @@ async function startDiscardingTelemetry(): Promise<void> {
   });
 }
 
-/** Child: measures one operation in one variant against the Redis on `port` and prints the result. */
-async function child(port: number, operation: Operation, variant: Variant): Promise<void> {
+/** The span path's cost measured inside one process: the same work, spans on and off in turn. */
+interface Interleaved {
+  onCpuUs: number;
+  offCpuUs: number;
+  onOps: number;
+  offOps: number;
+}
+
+const BLOCKS = 24;
+const BLOCK_MS = 200;
+
+/**
+ * Child: measures one operation in one variant against the Redis on `port` and prints the result. With
+ * `interleave`, a telemetry variant instead alternates short blocks with its spans on and off in the same
+ * process (the SDK stays loaded and node-redis's subscribers stay on in both), so the machine's drift
+ * cancels out: this isolates the cost of the request span and the command spans.
+ */
+async function child(
+  port: number,
+  operation: Operation,
+  variant: Variant,
+  interleave: boolean,
+): Promise<void> {
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.MAX_LINE_QUANTITY = '1000000';
   process.env.REDIS_DEADLINE_MS = variant === 'handler, watchdog off' ? '0' : '2000';
@@ -179,13 +203,40 @@ async function child(port: number, operation: Operation, variant: Variant): Prom
   const pair = ops[operation];
   const op = variant === 'raw node-redis' ? pair.raw : pair.handler;
   await measure(op, 1000); // warm-up: JIT, script cache, connections
-  const result = await measure(op, DURATION_MS);
+  let result: Result | Interleaved;
+  if (interleave) {
+    const { setTelemetryOn } = await import('../shared/telemetry/tracer.js');
+    const sum = { on: { cpu: 0, ops: 0 }, off: { cpu: 0, ops: 0 } };
+    for (let b = 0; b < BLOCKS; b++) {
+      for (const mode of b % 2 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+        setTelemetryOn(mode === 'on');
+        const r = await measure(op, BLOCK_MS);
+        const count = (r.opsPerSec * BLOCK_MS) / 1000;
+        sum[mode].cpu += r.cpuUs * count;
+        sum[mode].ops += count;
+      }
+    }
+    const seconds = (BLOCKS * BLOCK_MS) / 1000;
+    result = {
+      onCpuUs: sum.on.cpu / sum.on.ops,
+      offCpuUs: sum.off.cpu / sum.off.ops,
+      onOps: sum.on.ops / seconds,
+      offOps: sum.off.ops / seconds,
+    };
+  } else {
+    result = await measure(op, DURATION_MS);
+  }
   raw.destroy();
   await closeRedis();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function runChild(port: number, operation: Operation, variant: Variant): Promise<Result> {
+function runChild<R = Result>(
+  port: number,
+  operation: Operation,
+  variant: Variant,
+  interleave = false,
+): Promise<R> {
   return new Promise((resolve, reject) => {
     // As in Azure (NODE_OPTIONS in infra): the trace context without promise hooks on Node 22.
     const args = [
@@ -194,6 +245,7 @@ function runChild(port: number, operation: Operation, variant: Variant): Promise
       String(port),
       operation,
       variant,
+      ...(interleave ? ['interleave'] : []),
     ];
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -202,7 +254,7 @@ function runChild(port: number, operation: Operation, variant: Variant): Promise
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.once('exit', (code) => {
       if (code !== 0) reject(new Error(`${variant} / ${operation} exited with ${String(code)}`));
-      else resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Result);
+      else resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as R);
     });
   });
 }
@@ -211,6 +263,7 @@ async function parent(): Promise<void> {
   const port = await freePort();
   const server = await startRedis(port, mkdtempSync(join(tmpdir(), 'bench-cart-')));
   const rows: Array<Array<string | number>> = [];
+  const spanRows: Array<Array<string | number>> = [];
   try {
     const seed = createClient({ socket: { host: '127.0.0.1', port } });
     await seed.connect();
@@ -255,6 +308,17 @@ async function parent(): Promise<void> {
           telemetry ? ratio(v, 'handler, watchdog on (default)', 'cpuUs') : '',
         ]);
       }
+      for (const v of VARIANTS.filter((x) => x.startsWith('handler, telemetry'))) {
+        const r = await runChild<Interleaved>(port, operation, v, true);
+        spanRows.push([
+          operation,
+          v,
+          r.offCpuUs.toFixed(1),
+          r.onCpuUs.toFixed(1),
+          (r.onOps / r.offOps).toFixed(3),
+          (r.onCpuUs / r.offCpuUs).toFixed(3),
+        ]);
+      }
     }
   } finally {
     await server.stop();
@@ -278,11 +342,19 @@ async function parent(): Promise<void> {
     ],
     rows,
   );
+  if (spanRows.length === 0) return;
+  console.log(
+    `\nspans on against off in one process, ${BLOCKS} alternating blocks of ${BLOCK_MS} ms each (OTEL_TRACES_SAMPLER_ARG=${process.env.OTEL_TRACES_SAMPLER_ARG ?? '1'})\n`,
+  );
+  printTable(
+    ['operation', 'path', 'CPU µs/op off', 'CPU µs/op on', 'ops/s on vs off', 'CPU/op on vs off'],
+    spanRows,
+  );
 }
 
-const [portArg, operationArg, variantArg] = process.argv.slice(2);
+const [portArg, operationArg, variantArg, modeArg] = process.argv.slice(2);
 if (portArg && operationArg && variantArg) {
-  await child(Number(portArg), operationArg as Operation, variantArg as Variant);
+  await child(Number(portArg), operationArg as Operation, variantArg as Variant, modeArg === 'interleave');
 } else {
   await parent();
 }

@@ -59,7 +59,8 @@ export function subscribeRedisSpans(): void {
       if (!span) return;
       const commands = byInvocation.get(span);
       const command: Command = {
-        name: typeof ctx.command === 'string' ? ctx.command.toUpperCase() : 'COMMAND',
+        // node-redis publishes the name upper-cased.
+        name: typeof ctx.command === 'string' ? ctx.command : 'COMMAND',
         server: ctx.serverAddress,
         port: ctx.serverPort,
         start: now(),
