@@ -12,8 +12,8 @@ import { CHANNELS } from 'redis';
 import { traceKept } from './keepFailures.js';
 import { tracer } from './tracer.js';
 
-// Each command's note rides on the context object node-redis publishes: a WeakMap keyed by that short-lived
-// object makes every garbage collection walk its entries (ephemerons), which cost more than the rest.
+// Each command's note rides on the context object node-redis publishes for it: a WeakMap keyed by such a
+// short-lived object adds ephemeron work to every garbage collection, a property does not.
 const NOTE = Symbol('redis command note');
 
 interface CommandContext {
