@@ -1,6 +1,8 @@
 // Sampling that keeps every failed request: a head sampler decides before it knows the outcome, so this
 // processor decides at the end of each local trace (an invocation's span and its children). A trace with
 // any failed span, or with a 5xx, is always exported; the others are kept at OTEL_TRACES_SAMPLER_ARG.
+// Redis command spans are written after their invocation's span ends and follow its decision: a command
+// error the request recovered from (NOSCRIPT answered by EVAL) does not keep a successful trace.
 import { SpanStatusCode, type Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
