@@ -101,7 +101,7 @@ async function child(
   console.warn = () => undefined;
   const { addCartItem, getCart } = await import('../functions/carts.js');
   const { closeRedis } = await import('../shared/redis/client.js');
-  const { CART_ADD } = await import('../shared/redis/scripts.js');
+  const { CART_ADD } = await import('../shared/carts/scripts.js');
   console.warn = warn;
 
   // The same connection behaviour as the app's client (no per-command timer, fail fast when offline).

@@ -11,6 +11,7 @@ import {
 } from '../shared/biglist/schema.js';
 import { carrierOf, inMessageSpan, markPoisoned } from '../shared/telemetry/spans.js';
 import * as biglist from '../shared/biglist/service.js';
+import { replayedHeaders } from '../shared/http/idempotency.js';
 import { defineRoute, json } from '../shared/http/route.js';
 import { streamFlow } from '../shared/http/stream.js';
 
@@ -29,15 +30,15 @@ export const startBiglistLoad = defineRoute({
   tag: 'biglist',
   body: StartLoadInput,
   bodyOptional: true,
-  idempotency: () => 'biglist-loads',
+  idempotency: () => 'POST loads',
   responses: { 202: { description: 'Accepted', schema: LoadAccepted, headers: ['Location'] } },
   errors: ['load_in_progress', 'queue_unavailable'],
-  handler: async ({ body }) => {
-    const load = await biglist.startLoad(body);
+  handler: async ({ body, idempotency }) => {
+    const load = await biglist.startLoad(body, idempotency);
     return json(
       202,
       { loadId: load.loadId, segments: load.segments },
-      { Location: `/api/biglist/loads/${load.loadId}` },
+      { Location: `/api/biglist/loads/${load.loadId}`, ...replayedHeaders(load.replayed) },
     );
   },
 });

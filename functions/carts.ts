@@ -8,10 +8,15 @@ import {
 } from '../shared/carts/schema.js';
 import * as carts from '../shared/carts/service.js';
 import type { VersionedCart } from '../shared/carts/service.js';
+import { replayedHeaders } from '../shared/http/idempotency.js';
 import { parseIfMatch } from '../shared/http/request.js';
 import { defineRoute, empty, json, type HeaderDoc } from '../shared/http/route.js';
+import type { Outcome } from '../shared/idempotency.js';
 
-const cartResponse = ({ cart, etag }: VersionedCart) => json(200, cart, { ETag: `"${etag}"` });
+const cartResponse = ({ cart, etag }: VersionedCart, headers: Record<string, string> = {}) =>
+  json(200, cart, { ...(etag === undefined ? {} : { ETag: `"${etag}"` }), ...headers });
+const written = ({ value, replayed }: Outcome<VersionedCart>) =>
+  cartResponse(value, replayedHeaders(replayed));
 const cartOk = { description: 'The cart, priced', schema: Cart, headers: ['ETag'] };
 const ifMatch: HeaderDoc = {
   name: 'If-Match',
@@ -57,11 +62,11 @@ export const addCartItem = defineRoute({
   tag: 'carts',
   params: CartPath,
   body: AddCartItemInput,
-  idempotency: ({ params }) => `cart-items:${params.userId}`,
+  idempotency: () => 'POST items',
   responses: { 200: cartOk },
   errors: ['user_not_found', 'sku_not_found', 'quantity_limit_exceeded'],
-  handler: async ({ params, body }) =>
-    cartResponse(await carts.addItem(params.userId, body.skuId, body.quantity)),
+  handler: async ({ params, body, idempotency }) =>
+    written(await carts.addItem(params.userId, body.skuId, body.quantity, idempotency)),
 });
 
 export const setCartItem = defineRoute({
@@ -77,7 +82,7 @@ export const setCartItem = defineRoute({
   responses: { 200: cartOk },
   errors: ['user_not_found', 'sku_not_found', 'quantity_limit_exceeded', 'precondition_failed'],
   handler: async ({ params, body, request }) =>
-    cartResponse(await carts.setItem(params.userId, params.skuId, body.quantity, parseIfMatch(request))),
+    written(await carts.setItem(params.userId, params.skuId, body.quantity, parseIfMatch(request))),
 });
 
 export const removeCartItem = defineRoute({
@@ -90,8 +95,11 @@ export const removeCartItem = defineRoute({
   params: CartItemPath,
   query: RemoveCartItemQuery,
   headers: [ifMatch],
+  idempotency: ({ params, query }) => `DELETE items/${params.skuId}?quantity=${query.quantity ?? ''}`,
   responses: { 200: cartOk },
   errors: ['user_not_found', 'cart_line_not_found', 'precondition_failed'],
-  handler: async ({ params, query, request }) =>
-    cartResponse(await carts.removeItem(params.userId, params.skuId, query.quantity, parseIfMatch(request))),
+  handler: async ({ params, query, request, idempotency }) =>
+    written(
+      await carts.removeItem(params.userId, params.skuId, query.quantity, parseIfMatch(request), idempotency),
+    ),
 });

@@ -1,3 +1,4 @@
+import { replayedHeaders } from '../shared/http/idempotency.js';
 import { defineRoute, empty, json } from '../shared/http/route.js';
 import { CreateUserInput, UpdateUserInput, User, UserPath } from '../shared/users/schema.js';
 import * as users from '../shared/users/service.js';
@@ -10,12 +11,12 @@ export const createUser = defineRoute({
   summary: 'Create a user',
   tag: 'users',
   body: CreateUserInput,
-  idempotency: () => 'users',
+  idempotency: () => 'POST users',
   responses: { 201: { description: 'Created', schema: User, headers: ['Location'] } },
   errors: ['user_exists'],
-  handler: async ({ body }) => {
-    const user = await users.createUser(body);
-    return json(201, user, { Location: `/api/users/${user.id}` });
+  handler: async ({ body, idempotency }) => {
+    const { value: user, replayed } = await users.createUser(body, idempotency);
+    return json(201, user, { Location: `/api/users/${user.id}`, ...replayedHeaders(replayed) });
   },
 });
 

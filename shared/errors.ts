@@ -31,7 +31,6 @@ export const ERROR_STATUS = {
   quantity_limit_exceeded: 409,
   load_in_progress: 409,
   load_finished: 409,
-  idempotency_in_progress: 409,
   list_replaced: 410,
   precondition_failed: 412,
   body_too_large: 413,
@@ -127,11 +126,6 @@ export const errors = {
       'load_finished',
       `Load ${id} is already ${state}; only a load in progress can be cancelled.`,
     ),
-  /** A request with the same Idempotency-Key is still running. */
-  idempotencyInProgress: () =>
-    new AppError('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed.', {
-      retryAfterSeconds: 1,
-    }),
   /** The list a cursor points into is gone. */
   listReplaced: (why: string) =>
     new AppError('list_replaced', `The list ${why}; start again without a cursor.`),

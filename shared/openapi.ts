@@ -22,7 +22,6 @@ export function errorCodes(route: DeclaredRoute): ErrorCode[] {
     for (const c of ['invalid_json', 'body_too_large', 'unsupported_media_type'] as const) codes.add(c);
   }
   if (route.idempotent) {
-    codes.add('idempotency_in_progress');
     codes.add('idempotency_key_reused');
   }
   codes.add('internal_error');
@@ -54,7 +53,7 @@ function parameters(route: DeclaredRoute): unknown[] {
           {
             name: 'Idempotency-Key',
             description:
-              'Replays the first successful response for 24 hours; another body with the same key is 422',
+              'Applied at most once for 24 hours: a retry of an applied key answers the success again (Idempotent-Replayed: true), never applies it twice; the same key with another request is 422',
           },
         ]
       : []),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { getConfig } from '../config.js';
 import { ensureError, errors, isRedisUnavailable } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
+import type { Idempotency } from '../idempotency.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { readIntegers, writeDecimalLines } from '../redis/rdb.js';
 import { sendMessages } from '../storage/queue.js';
@@ -91,41 +92,73 @@ async function tidy(redis: Redis, log: Log): Promise<void> {
   }
 }
 
+/** A load started (or, for a retried Idempotency-Key, found started) and the messages sent for it. */
+export interface StartedLoad {
+  loadId: string;
+  segments: number;
+  messages: LoaderMessage[];
+  replayed: boolean;
+}
+
+/** Sends a load's first messages, each carrying the request's trace so the load is one trace with it. */
+async function enqueue(load: CurrentLoad): Promise<LoaderMessage[]> {
+  const carrier = traceCarrier();
+  const messages = initialMessages(load).map((m) => ({ ...m, ...carrier }));
+  await sendMessages(BIGLIST_QUEUE, messages, getConfig().redis.deadlineMs || 2000);
+  return messages;
+}
+
+/**
+ * The answer to a retried Idempotency-Key: the load it started. A load still queued may have lost its
+ * messages (the first request died before sending them, or sending failed and the load could not be
+ * ended), so they are sent again: segments are committed exactly once, so duplicates cost nothing.
+ */
+async function replayLoad(redis: Redis, loadId: string): Promise<StartedLoad> {
+  const { record } = await readLoad(redis, loadId);
+  if (record?.state !== 'queued') {
+    return { loadId, segments: record?.segments ?? 0, messages: [], replayed: true };
+  }
+  const messages = await enqueue(planLoad(loadId, record.count, record.segmentSize));
+  return { loadId, segments: record.segments, messages, replayed: true };
+}
+
 /**
  * Starts a load of 1..count: claims the loader (409 while another load makes progress) and sends the
- * load's messages. If the queue does not take them in time the load is ended at once and the error
- * (503) propagates: nothing is left claimed, so a retry really starts the load.
+ * load's messages. If the queue does not take them in time the load is ended at once, its Idempotency-Key
+ * forgotten, and the error (503) propagates: nothing is left claimed, so a retry really starts the load.
+ * A retry of a key that started a load is answered with that load, never a second one.
  */
 export async function startLoad(
   input: StartLoadInput,
+  idempotency?: Idempotency,
   now = Date.now(),
-): Promise<{ loadId: string; segments: number; messages: LoaderMessage[] }> {
+): Promise<StartedLoad> {
   const load = planLoad(
     randomBytes(6).toString('hex'),
     input.count,
     input.segmentSize ?? DEFAULT_SEGMENT_SIZE,
   );
-  const { biglistStallMs, redis: redisConfig } = getConfig();
   const redis = await getRedis();
-  const claim = await claimLoad(redis, load, now, biglistStallMs);
+  const claim = await claimLoad(redis, load, now, getConfig().biglistStallMs, idempotency);
+  if (claim.status === 'reused') throw errors.idempotencyKeyReused();
+  if (claim.status === 'replayed') return replayLoad(redis, claim.loadId);
   if (claim.status === 'busy') throw errors.loadInProgress(claim.active);
   if (claim.status === 'contended') throw errors.loadInProgress();
-  // Every message carries the request's trace, so the load's segments are one trace with it.
-  const carrier = traceCarrier();
-  const messages = initialMessages(load).map((m) => ({ ...m, ...carrier }));
+  let messages: LoaderMessage[];
   try {
-    await sendMessages(BIGLIST_QUEUE, messages, redisConfig.deadlineMs || 2000);
+    messages = await enqueue(load);
   } catch (err) {
     // Messages sent before the failure find the load ended and are dropped by the loader.
     await endLoad(redis, load.loadId, {
       state: 'failed',
       reason: 'its messages could not be enqueued',
       now: Date.now(),
+      forget: idempotency,
     }).catch(() => undefined);
     throw err;
   }
   await tidy(redis, silent);
-  return { loadId: load.loadId, segments: load.segments, messages };
+  return { loadId: load.loadId, segments: load.segments, messages, replayed: false };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { RESP_TYPES } from 'redis';
 import { ensureError } from '../errors.js';
+import type { Idempotency } from '../idempotency.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
 import { descendingListPayload, payloadBound } from '../redis/rdb.js';
@@ -83,9 +84,13 @@ function publishedSegmentKey(load: CurrentLoad, index: number): string {
   return index === load.segments - 1 ? keys.biglist() : keys.biglistSegment(load.loadId, index);
 }
 
-/** The outcome of claiming the loader. */
+/** The outcome of claiming the loader (see ClaimReply); 'contended' when it kept changing under us. */
 export type Claim =
-  { status: 'ok'; replaced: string } | { status: 'busy'; active: string } | { status: 'contended' };
+  | { status: 'ok'; replaced: string }
+  | { status: 'busy'; active: string }
+  | { status: 'contended' }
+  | { status: 'replayed'; loadId: string }
+  | { status: 'reused' };
 
 /**
  * Claims the loader for a new load; 'busy' with the running load's id when one is in progress. A load
@@ -96,6 +101,7 @@ export async function claimLoad(
   load: CurrentLoad,
   now: number,
   stallMs: number,
+  idempotency?: Idempotency,
 ): Promise<Claim> {
   const fields = {
     state: 'queued',
@@ -115,6 +121,7 @@ export async function claimLoad(
         keys.biglistLoad(load.loadId),
         keys.biglistLoad(seen || load.loadId),
         keys.biglistCleanup(),
+        ...(idempotency ? [keys.biglistIdempotency(idempotency.key)] : []),
       ],
       [
         load.loadId,
@@ -122,6 +129,7 @@ export async function claimLoad(
         String(stallMs),
         seen,
         stalledReason(stallMs),
+        idempotency?.fingerprint ?? '',
         ...Object.entries(fields).flat(),
       ],
     );
@@ -322,12 +330,24 @@ export async function markSegmentDone(
 export async function endLoad(
   redis: Redis,
   loadId: string,
-  end: { state: 'failed' | 'cancelled'; reason: string; now: number; onlyIfStallMs?: number },
+  end: {
+    state: 'failed' | 'cancelled';
+    reason: string;
+    now: number;
+    onlyIfStallMs?: number;
+    /** The key that started the load, forgotten with it (the load never ran, so a retry starts anew). */
+    forget?: Idempotency | undefined;
+  },
 ): Promise<string> {
   return runScript(
     redis,
     BIGLIST_END,
-    [keys.biglistLoad(loadId), keys.biglistActive(), keys.biglistCleanup()],
+    [
+      keys.biglistLoad(loadId),
+      keys.biglistActive(),
+      keys.biglistCleanup(),
+      ...(end.forget ? [keys.biglistIdempotency(end.forget.key)] : []),
+    ],
     [
       loadId,
       end.state,

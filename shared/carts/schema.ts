@@ -26,24 +26,33 @@ export const CartPath = z.object({ userId: Id });
 /** Route parameters naming a cart line. */
 export const CartItemPath = z.object({ userId: Id, skuId: Id });
 
-/** One cart line; a line whose SKU was deleted is `available: false` and counts in no total. */
+/**
+ * One cart line. A line whose SKU was deleted, or whose stored quantity is not a whole number from 1
+ * (written by hand; its quantity then reads 0), is `available: false` and counts in no total. In a cart
+ * answered without prices (`priced: false`) availability is unknown: null.
+ */
 export const CartLine = z.object({
   skuId: Id,
   name: z.string().nullable(),
   unitPrice: Money.nullable(),
   quantity: z.int(),
   lineTotal: Money.nullable(),
-  available: z.boolean(),
+  available: z.boolean().nullable(),
 });
 /** One cart line (type). */
 export type CartLine = z.infer<typeof CartLine>;
 
-/** A cart with totals computed on read. */
+/**
+ * A cart with totals computed on read. `priced: false` (absent otherwise) only answers a write that was
+ * applied while the SKUs could not be read within the deadline: the lines as they are, no prices, no total
+ * and no ETag (read the cart again for them). Never retry such a write: it was applied.
+ */
 export const Cart = z.object({
   userId: Id,
   items: z.array(CartLine),
   totalQuantity: z.int(),
-  total: Money,
+  total: Money.nullable(),
+  priced: z.literal(false).optional(),
 });
 /** A cart (type). */
 export type Cart = z.infer<typeof Cart>;

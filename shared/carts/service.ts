@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getConfig } from '../config.js';
-import { errors } from '../errors.js';
+import { errors, isRedisUnavailable } from '../errors.js';
 import type { IfMatch } from '../http/request.js';
+import type { Idempotency, Outcome } from '../idempotency.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis, type Redis } from '../redis/client.js';
-import { linesHash } from '../redis/scripts.js';
 import { findSkus, type StoredSku } from '../skus/store.js';
 import { adoptGeneration, readGeneration } from '../users/store.js';
 import type { Cart, CartLine } from './schema.js';
 import {
   addToLine,
   clearLines,
+  linesHash,
   readCart,
   removeFromLine,
   reserveGeneration,
@@ -18,10 +20,20 @@ import {
   type CartWrite,
 } from './store.js';
 
-/** A cart and its version tag (the ETag). */
+/** A cart and its version tag (the ETag); no tag for a cart answered without prices. */
 export interface VersionedCart {
   cart: Cart;
-  etag: string;
+  etag: string | undefined;
+}
+
+/**
+ * A line's quantity as stored, or 0 for one that is not a whole number from 1 (written by hand: "abc",
+ * "-2", "1.5"); the same rule as `qty` in the cart scripts.
+ */
+function quantityOf(stored: string | undefined): number {
+  if (stored === undefined || !/^\d+$/.test(stored)) return 0;
+  const n = Number(stored);
+  return n >= 1 && n < 1e15 ? n : 0;
 }
 
 /** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
@@ -40,10 +52,11 @@ function priced(
   let bigTotal = 0n;
   let totalQuantity = 0;
   const items: CartLine[] = skuIds.map((skuId, i) => {
-    const quantity = Number(lines[skuId]);
+    const quantity = quantityOf(lines[skuId]);
     const sku = skus[i];
     const unit = sku ? parsePrice(sku.price) : undefined;
-    if (!sku || unit === undefined) {
+    // A SKU deleted (or a price not readable), or a line that is not a whole number: unavailable, no total.
+    if (!sku || unit === undefined || quantity === 0) {
       return { skuId, name: sku?.name ?? null, unitPrice: null, quantity, lineTotal: null, available: false };
     }
     let line: number | bigint = unit * quantity;
@@ -70,6 +83,43 @@ function priced(
   return { cart, etag: createHash('sha1').update(JSON.stringify(cart)).digest('hex') };
 }
 
+/** The lines as they are, without prices or availability (no ETag: it stands for a priced body). */
+function unpriced(userId: string, lines: Record<string, string>): VersionedCart {
+  const items: CartLine[] = Object.keys(lines)
+    .sort()
+    .map((skuId) => ({
+      skuId,
+      name: null,
+      unitPrice: null,
+      quantity: quantityOf(lines[skuId]),
+      lineTotal: null,
+      available: null,
+    }));
+  const totalQuantity = items.reduce((sum, l) => sum + l.quantity, 0);
+  return { cart: { userId, items, totalQuantity, total: null, priced: false }, etag: undefined };
+}
+
+/**
+ * The answer to a write that was applied: the cart priced, with the pricing retried within the deadline
+ * when Redis fails; past it, the cart without prices (`priced: false`). Never an error: a 503 here would
+ * invite the client to apply again what is already applied.
+ */
+async function answerApplied(
+  redis: Redis,
+  userId: string,
+  lines: Record<string, string>,
+): Promise<VersionedCart> {
+  const giveUpAt = Date.now() + (getConfig().redis.deadlineMs || 2000);
+  for (let pause = 50; ; pause *= 2) {
+    try {
+      return await price(redis, userId, lines);
+    } catch (err) {
+      if (!isRedisUnavailable(err) || Date.now() + pause >= giveUpAt) return unpriced(userId, lines);
+      await sleep(pause);
+    }
+  }
+}
+
 /**
  * The incarnation of a user that cart writes act for; 404 when there is no such user. A user made
  * outside the API (Redis Insight, the classic demo) gets one on its first cart write.
@@ -83,10 +133,19 @@ async function generationOf(redis: Redis, userId: string): Promise<number> {
   return adopted;
 }
 
-function settle(write: CartWrite, userId: string, skuId: string): Record<string, string> {
+/** The lines a write left and whether it was a replay, or the error for why it did nothing. */
+function settle(
+  write: CartWrite,
+  userId: string,
+  skuId: string,
+): { lines: Record<string, string>; replayed: boolean } {
   switch (write.status) {
     case 'ok':
-      return write.lines;
+      return { lines: write.lines, replayed: false };
+    case 'replayed':
+      return { lines: write.lines, replayed: true };
+    case 'reused':
+      throw errors.idempotencyKeyReused();
     case 'limit':
       throw errors.quantityLimitExceeded(getConfig().maxLineQuantity, { skuId, current: write.current });
     case 'precondition':
@@ -109,7 +168,7 @@ async function expectedLines(redis: Redis, userId: string, ifMatch: IfMatch): Pr
   const current = await readCart(redis, userId);
   if (current.user === 'absent') throw errors.userNotFound(userId);
   const { etag } = await price(redis, userId, current.lines);
-  if (!ifMatch.includes(etag)) throw errors.preconditionFailed();
+  if (etag === undefined || !ifMatch.includes(etag)) throw errors.preconditionFailed();
   return linesHash(current.lines);
 }
 
@@ -121,8 +180,27 @@ export async function getCart(userId: string): Promise<VersionedCart> {
   return price(redis, userId, read.lines);
 }
 
-/** Adds to a line atomically; 404 for an unknown user or SKU, 409 past the per-line maximum. */
-export async function addItem(userId: string, skuId: string, quantity: number): Promise<VersionedCart> {
+/** Applies a cart write's outcome: the priced cart (see answerApplied), or the error. */
+async function answer(
+  redis: Redis,
+  write: CartWrite,
+  userId: string,
+  skuId: string,
+): Promise<Outcome<VersionedCart>> {
+  const { lines, replayed } = settle(write, userId, skuId);
+  return { value: await answerApplied(redis, userId, lines), replayed };
+}
+
+/**
+ * Adds to a line atomically; 404 for an unknown user or SKU, 409 past the per-line maximum. With an
+ * Idempotency-Key it is applied at most once: a key applied before answers the cart as it is now.
+ */
+export async function addItem(
+  userId: string,
+  skuId: string,
+  quantity: number,
+  idempotency?: Idempotency,
+): Promise<Outcome<VersionedCart>> {
   const redis = await getRedis();
   const { maxLineQuantity: max, cartTtlSeconds: ttl } = getConfig();
   // Existence checks come first and the write touches only the cart's slot: a SKU deleted in between
@@ -130,8 +208,8 @@ export async function addItem(userId: string, skuId: string, quantity: number): 
   const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
   if (!sku) throw errors.skuNotFound(skuId);
   if (quantity > max) throw errors.quantityLimitExceeded(max);
-  const write = await addToLine(redis, userId, g, { skuId, quantity, max, ttl });
-  return price(redis, userId, settle(write, userId, skuId));
+  const write = await addToLine(redis, userId, g, { skuId, quantity, max, ttl }, idempotency);
+  return answer(redis, write, userId, skuId);
 }
 
 /** Sets a line's quantity (0 removes it) if `ifMatch` still matches; 404 for an unknown user or SKU. */
@@ -140,7 +218,7 @@ export async function setItem(
   skuId: string,
   quantity: number,
   ifMatch: IfMatch,
-): Promise<VersionedCart> {
+): Promise<Outcome<VersionedCart>> {
   const redis = await getRedis();
   const { maxLineQuantity, cartTtlSeconds: ttl } = getConfig();
   const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
@@ -148,26 +226,23 @@ export async function setItem(
   if (quantity > maxLineQuantity) throw errors.quantityLimitExceeded(maxLineQuantity);
   const expected = await expectedLines(redis, userId, ifMatch);
   const write = await setLine(redis, userId, g, { skuId, quantity, ttl, expected });
-  return price(redis, userId, settle(write, userId, skuId));
+  return answer(redis, write, userId, skuId);
 }
 
-/** Decrements a line by `quantity`, or removes it; 404 when the line is absent. */
+/** Decrements a line by `quantity`, or removes it; 404 when the line is absent; at most once per Idempotency-Key. */
 export async function removeItem(
   userId: string,
   skuId: string,
   quantity: number | undefined,
   ifMatch: IfMatch,
-): Promise<VersionedCart> {
+  idempotency?: Idempotency,
+): Promise<Outcome<VersionedCart>> {
   const redis = await getRedis();
   const g = await generationOf(redis, userId);
   const expected = await expectedLines(redis, userId, ifMatch);
-  const write = await removeFromLine(redis, userId, g, {
-    skuId,
-    quantity,
-    ttl: getConfig().cartTtlSeconds,
-    expected,
-  });
-  return price(redis, userId, settle(write, userId, skuId));
+  const ttl = getConfig().cartTtlSeconds;
+  const write = await removeFromLine(redis, userId, g, { skuId, quantity, ttl, expected }, idempotency);
+  return answer(redis, write, userId, skuId);
 }
 
 /** Empties a cart; 404 for an unknown user. */

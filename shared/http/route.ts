@@ -11,8 +11,9 @@ import {
 } from '@azure/functions';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import type { Idempotency } from '../idempotency.js';
 import { inRequestSpan } from '../telemetry/spans.js';
-import { idempotencyKey, withIdempotency } from './idempotency.js';
+import { idempotencyOf } from './idempotency.js';
 import { toErrorResponse } from './problem.js';
 import { parseJsonBody, parseWith, queryOf, readBodyText } from './request.js';
 
@@ -33,11 +34,13 @@ export interface HeaderDoc {
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-/** What a handler gets: the validated path, query and body, and the request for anything else. */
+/** What a handler gets: the validated path, query, body and Idempotency-Key, and the request for anything else. */
 export interface RouteInput<P, Q, B> {
   params: Out<P>;
   query: Out<Q>;
   body: Out<B>;
+  /** The request's Idempotency-Key and fingerprint, on routes that honour the header. */
+  idempotency: Idempotency | undefined;
   request: HttpRequest;
 }
 
@@ -76,8 +79,12 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
-  /** The scope of Idempotency-Key records for this route; when set, the header is honoured. */
-  idempotency?: (input: { params: Out<P> }) => string;
+  /**
+   * When set, the route honours Idempotency-Key: this names the operation and its target, and is part of
+   * the fingerprint a reused key is compared by. The handler passes the key to its service, whose store
+   * records it with the change.
+   */
+  idempotency?: (input: { params: Out<P>; query: Out<Q> }) => string;
   handler: (input: RouteInput<P, Q, B>, context: InvocationContext) => Promise<HttpResponseInit>;
 }
 
@@ -95,13 +102,12 @@ export function defineRoute<
         spec.params ? parseWith(spec.params, { ...request.params }, 'path') : undefined
       ) as Out<P>;
       const query = (spec.query ? parseWith(spec.query, queryOf(request), 'query') : undefined) as Out<Q>;
-      const key = spec.idempotency ? idempotencyKey(request) : undefined;
       const text = spec.body ? await readBodyText(request) : '';
       const body = (spec.body ? parseJsonBody(text, spec.body, spec.bodyOptional) : undefined) as Out<B>;
-      const run = () => spec.handler({ params, query, body, request }, context);
-      return spec.idempotency
-        ? await withIdempotency(spec.idempotency({ params }), key, text, run)
-        : await run();
+      const idempotency = spec.idempotency
+        ? idempotencyOf(request, spec.idempotency({ params, query }), text)
+        : undefined;
+      return await spec.handler({ params, query, body, idempotency, request }, context);
     } catch (err) {
       return toErrorResponse(err, context);
     }

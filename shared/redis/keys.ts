@@ -52,6 +52,14 @@ export const keys = {
   biglistSegment: (loadId: string, index: number) => `${listTag()}:{${checked(loadId)}:${index}}`,
   /** A delivery's private copy of a segment (token: message id and dequeue count), renamed into place when complete. */
   biglistAttempt: (finalKey: string, token: string) => `${finalKey}:attempt:${checked(token)}`,
-  /** `idempotency:{scope}:{key}` String: the stored outcome of a request, kept 24 hours. */
-  idempotency: (scope: string, key: string) => `${prefix()}idempotency:${scope}:${checked(key)}`,
+  /**
+   * `{cart:{userId}}:idem:{key}` String, in the cart's hash slot: the fingerprint of the cart write made
+   * with this Idempotency-Key, written by the same script as the change (kept 24 hours).
+   */
+  cartIdempotency: (userId: string, key: string) =>
+    `{${prefix()}cart:${checked(userId)}}:idem:${checked(key)}`,
+  /** `{user:{id}}:idem:{key}` String, in the user's hash slot: the creation made with this Idempotency-Key. */
+  userIdempotency: (id: string, key: string) => `{${prefix()}user:${checked(id)}}:idem:${checked(key)}`,
+  /** `{biglist}:idem:{key}` String: the load started with this Idempotency-Key, written with the claim. */
+  biglistIdempotency: (key: string) => `{${listTag()}}:idem:${checked(key)}`,
 };

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
 import { errors, isRedisUnavailable } from '../errors.js';
+import type { Idempotency, Outcome } from '../idempotency.js';
 import { getRedis } from '../redis/client.js';
 import type { CreateUserInput, UpdateUserInput, User } from './schema.js';
 import {
@@ -12,18 +13,27 @@ import {
   updateUserFields,
 } from './store.js';
 
+/** The id of a user created without one: random, or derived from the Idempotency-Key so a retry names the same user. */
+function newUserId(idempotency: Idempotency | undefined): string {
+  if (!idempotency) return randomUUID();
+  const h = createHash('sha256').update('user\n').update(idempotency.key).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
 /**
  * Creates a user (id generated when absent); 409 when the id is taken. Each creation is a new generation
  * of the id, so a user created again after a delete starts with an empty cart and no late write of the
- * deleted one can reach it.
+ * deleted one can reach it. With an Idempotency-Key the creation and the key are recorded together in
+ * the user's hash slot: a retry is answered with the same user, never a 409.
  */
-export async function createUser(input: CreateUserInput): Promise<User> {
-  const user: User = { ...input, id: input.id ?? randomUUID() };
+export async function createUser(input: CreateUserInput, idempotency?: Idempotency): Promise<Outcome<User>> {
+  const user: User = { ...input, id: input.id ?? newUserId(idempotency) };
   const redis = await getRedis();
   const g = await reserveGeneration(redis, user.id);
-  if (!(await insertUser(redis, user, g))) {
-    throw errors.userExists(user.id);
-  }
+  const created = await insertUser(redis, user, g, idempotency);
+  if (created === 'exists') throw errors.userExists(user.id);
+  if (created === 'reused') throw errors.idempotencyKeyReused();
+  if (created === 'replayed') return { value: user, replayed: true };
   try {
     // Drops what an earlier user of this id left in the cart now, rather than at the first cart write.
     await openCart(redis, user.id, g);
@@ -32,7 +42,7 @@ export async function createUser(input: CreateUserInput): Promise<User> {
     // empties it. Only a Redis outage is forgiven here; anything else is a bug to report.
     if (!isRedisUnavailable(err)) throw err;
   }
-  return user;
+  return { value: user, replayed: false };
 }
 
 /** Reads a user; 404 when absent. */

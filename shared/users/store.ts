@@ -1,7 +1,9 @@
+import type { Idempotency } from '../idempotency.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
-import { HASH_UPDATE, runScript, USER_ADOPT, USER_CREATE, USER_DELETE } from '../redis/scripts.js';
+import { runScript } from '../redis/scripts.js';
 import type { UpdateUserInput, User } from './schema.js';
+import { HASH_UPDATE, USER_ADOPT, USER_CREATE, USER_DELETE, type UserCreate } from './scripts.js';
 
 // The seed's field names in `user:{id}`.
 const FIRST = 'first_name';
@@ -13,16 +15,24 @@ function toUser(id: string, h: Record<string, string>): User | undefined {
   return { id, firstName: h[FIRST], lastName: h[LAST], ...(h[EMAIL] ? { email: h[EMAIL] } : {}) };
 }
 
-/** Creates `user:{id}` as incarnation `generation` unless it exists; true when created. */
-export async function insertUser(redis: Redis, user: User, generation: number): Promise<boolean> {
+/**
+ * Creates `user:{id}` as incarnation `generation` unless it exists, recording the Idempotency-Key (if
+ * any) in the same step: 'replayed' when the key was applied before.
+ */
+export async function insertUser(
+  redis: Redis,
+  user: User,
+  generation: number,
+  idempotency?: Idempotency,
+): Promise<UserCreate> {
   const fields = [FIRST, user.firstName, LAST, user.lastName, ...(user.email ? [EMAIL, user.email] : [])];
-  const created = await runScript(
+  const record = idempotency ? [keys.userIdempotency(user.id, idempotency.key)] : [];
+  return runScript(
     redis,
     USER_CREATE,
-    [keys.user(user.id), keys.userGeneration(user.id)],
-    [String(generation), ...fields],
+    [keys.user(user.id), keys.userGeneration(user.id), ...record],
+    [String(generation), idempotency?.fingerprint ?? '', ...fields],
   );
-  return created === 1;
 }
 
 /** Reads a user, or undefined when absent. */

@@ -46,9 +46,6 @@ describe('toErrorResponse', () => {
     expect(toErrorResponse(errors.loadInProgress('abc123'), testContext()).headers).toMatchObject({
       Location: '/api/biglist/loads/abc123',
     });
-    expect(toErrorResponse(errors.idempotencyInProgress(), testContext()).headers).toMatchObject({
-      'Retry-After': '1',
-    });
   });
 
   it('maps a queue that cannot take messages to 503 queue_unavailable with Retry-After', () => {
@@ -148,7 +145,6 @@ describe('the error catalogue', () => {
       errors.quantityLimitExceeded(3),
       errors.loadInProgress(),
       errors.loadFinished('l', 'completed'),
-      errors.idempotencyInProgress(),
       errors.listReplaced('was replaced'),
       errors.preconditionFailed(),
       errors.bodyTooLarge(10),
