@@ -25,6 +25,13 @@ export interface FaultProxy {
   delay(ms: number): void;
   /** Resets every open connection (the next ones go through as the mode says). */
   cut(): void;
+  /**
+   * Arms a cut at a chosen point of a conversation: the next command whose bytes contain `marker` goes
+   * through; its reply is then delivered ('deliver': the command's effect is known to the client, and the
+   * client's next command is swallowed) or lost ('lose': the effect is unknown), and every connection is
+   * reset, new ones refused for `outageMs`. Resolves when the cut happened.
+   */
+  cutAfter(marker: string, reply: 'deliver' | 'lose', outageMs: number): Promise<void>;
   /** Stops listening, so that new connections are refused; open ones stay as they are. */
   refuse(): Promise<void>;
   /** Listens again on the same port. */
@@ -38,6 +45,16 @@ interface Pair {
   upstream: Socket;
 }
 
+interface Trap {
+  marker: string;
+  reply: 'deliver' | 'lose';
+  outageMs: number;
+  /** Where the armed conversation is: waiting for the command, for its reply, or for the next command. */
+  stage: 'command' | 'reply' | 'next';
+  pair: Pair | undefined;
+  sprung: () => void;
+}
+
 /** Starts a proxy on a free loopback port that forwards to 127.0.0.1:targetPort. */
 export async function startFaultProxy(targetPort: number, port?: number): Promise<FaultProxy> {
   const listenPort = port ?? (await freePort());
@@ -45,13 +62,50 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
   let delayMs = 0;
   const pairs = new Set<Pair>();
   let server: Server | undefined;
+  let trap: Trap | undefined;
+
+  // Springs the armed trap: resets every connection and refuses new ones for the outage.
+  const spring = (t: Trap) => {
+    trap = undefined;
+    cut();
+    void unlisten();
+    setTimeout(() => {
+      void listen().then(t.sprung);
+    }, t.outageMs);
+  };
+
+  // Whether the trap swallows this chunk (and springs); false lets it through.
+  const trapped = (pair: Pair, fromClient: boolean, chunk: Buffer): boolean => {
+    const t = trap;
+    if (!t) return false;
+    if (fromClient && t.stage === 'command' && chunk.includes(t.marker)) {
+      t.stage = 'reply';
+      t.pair = pair;
+      return false;
+    }
+    if (t.pair !== pair) return false;
+    if (!fromClient && t.stage === 'reply') {
+      if (t.reply === 'lose') {
+        spring(t);
+        return true;
+      }
+      t.stage = 'next';
+      return false;
+    }
+    if (fromClient && t.stage === 'next') {
+      spring(t);
+      return true;
+    }
+    return false;
+  };
 
   // One direction of a pair: honours the mode at the moment each chunk arrives.
-  const forward = (from: Socket, to: Socket) => {
+  const forward = (pair: Pair, from: Socket, to: Socket) => {
     // When the last delayed chunk of this direction is due: later chunks never overtake it.
     let due = 0;
     from.on('data', (chunk: Buffer) => {
       if (mode === 'drop') return;
+      if (trapped(pair, from === pair.client, chunk)) return;
       const now = Date.now();
       const at = Math.max(mode === 'delay' ? now + delayMs : 0, due);
       if (at <= now) {
@@ -84,8 +138,8 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
-    forward(client, upstream);
-    forward(upstream, client);
+    forward(pair, client, upstream);
+    forward(pair, upstream, client);
     apply(pair);
     upstream.connect(targetPort, '127.0.0.1');
   };
@@ -105,6 +159,14 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
     server?.close();
     server = undefined;
     return Promise.resolve();
+  };
+
+  const cut = () => {
+    for (const p of [...pairs]) {
+      p.client.resetAndDestroy();
+      p.upstream.resetAndDestroy();
+      pairs.delete(p);
+    }
   };
 
   const setMode = (m: FaultMode) => {
@@ -128,13 +190,11 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
       delayMs = ms;
       setMode('delay');
     },
-    cut: () => {
-      for (const p of [...pairs]) {
-        p.client.resetAndDestroy();
-        p.upstream.resetAndDestroy();
-        pairs.delete(p);
-      }
-    },
+    cut,
+    cutAfter: (marker, reply, outageMs) =>
+      new Promise<void>((sprung) => {
+        trap = { marker, reply, outageMs, stage: 'command', pair: undefined, sprung };
+      }),
     refuse: unlisten,
     accept: listen,
     close: async () => {
