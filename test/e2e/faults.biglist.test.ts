@@ -1,10 +1,13 @@
 // Faults of the biglist loader end to end through the local runner: Redis down longer than the queue's
 // retries, lost queue messages, a queue that cannot take messages, and cancellation. Queue retries and
 // the stall time are shortened so that each fault plays out in seconds rather than minutes.
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+import { planLoad } from '../../shared/biglist/plan.js';
+import { claimLoad } from '../../shared/biglist/store.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
@@ -162,7 +165,8 @@ describe('idempotency records only what happened', { timeout: 120_000 }, () => {
     expect(failed.ms).toBeLessThan(2000 + 1500);
     await admin(port, async (c) => {
       expect(await c.get('{biglist}:active')).toBeNull();
-      expect(await c.keys('idempotency:*')).toEqual([]);
+      // The key that started the load is forgotten with it: the load never ran.
+      expect(await c.keys('{biglist}:idem:*')).toEqual([]);
     });
     const retried = await api(
       'POST',
@@ -179,7 +183,34 @@ describe('idempotency records only what happened', { timeout: 120_000 }, () => {
       { count: 20_000, segmentSize: 10_000 },
       { 'Idempotency-Key': key },
     );
-    expect([replay.status, replay.headers.get('idempotent-replayed')]).toEqual([202, 'true']);
+    expect([replay.status, replay.headers.get('idempotent-replayed'), replay.body.loadId]).toEqual([
+      202,
+      'true',
+      retried.body.loadId,
+    ]);
+  });
+
+  it('sends the messages again when a retried key finds its load still queued (the first request died after the claim)', async () => {
+    const body = { count: 20_000, segmentSize: 10_000 };
+    const key = 'died-after-claim';
+    // What the first request did before it died: the claim and its key, in one script; no message sent.
+    const load = planLoad('dead00c1a1e0', body.count, body.segmentSize);
+    const fingerprint = createHash('sha256')
+      .update('POST loads\n')
+      .update(JSON.stringify(body))
+      .digest('hex');
+    const claim = await admin(port, (c) =>
+      claimLoad(c, load, Date.now(), STALL_S * 60_000, { key, fingerprint }),
+    );
+    expect(claim.status).toBe('ok');
+    const retried = await api('POST', '/biglist/loads', body, { 'Idempotency-Key': key });
+    expect([retried.status, retried.body.loadId, retried.headers.get('idempotent-replayed')]).toEqual([
+      202,
+      load.loadId,
+      'true',
+    ]);
+    expect((await settle(load.loadId)).state).toBe('completed');
+    expect(await admin(port, (c) => c.lLen('biglist'))).toBe(10_000);
   });
 
   it('answers 503 at once when storage refuses connections', async () => {
