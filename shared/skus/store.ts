@@ -1,3 +1,8 @@
+// `sku:{id}` and the `skus` index live in different hash slots, so no script can change both. The index
+// is kept by one rule instead: it is added to after every write of a SKU, and every removal from it is
+// followed by a check of the SKU, which puts back the id of a SKU that exists. Whatever writes, deletes and
+// listings race (on any number of app instances), an existing SKU ends up indexed; an index entry whose
+// SKU is gone can stay for a while, and the listing that meets it removes it.
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
 
@@ -7,7 +12,7 @@ export interface StoredSku {
   price: string;
 }
 
-/** Writes `sku:{id}` and indexes it; true when it did not exist before. */
+/** Writes `sku:{id}`, then indexes it; true when it did not exist before. */
 export async function saveSku(redis: Redis, id: string, sku: StoredSku): Promise<boolean> {
   // HSET reports how many fields are new: both on create, none on replace (the Hash only ever has these two).
   const added = await redis.hSet(keys.sku(id), { name: sku.name, price: sku.price });
@@ -21,11 +26,19 @@ export async function findSkus(redis: Redis, ids: string[]): Promise<Array<Store
   return replies.map(([name, price]) => (name != null && price != null ? { name, price } : undefined));
 }
 
-/** Deletes `sku:{id}` and its index entry; false when it did not exist. */
+/** Deletes `sku:{id}`, then its index entry (see unindex); false when it did not exist. */
 export async function removeSku(redis: Redis, id: string): Promise<boolean> {
   const removed = await redis.del(keys.sku(id));
-  await redis.zRem(keys.skuIndex(), id);
+  await unindex(redis, [id]);
   return removed === 1;
+}
+
+/** Removes ids from the index, then puts back those whose SKU exists (written meanwhile by another request). */
+async function unindex(redis: Redis, ids: string[]): Promise<void> {
+  await redis.zRem(keys.skuIndex(), ids);
+  const exists = await Promise.all(ids.map((id) => redis.exists(keys.sku(id))));
+  const back = ids.filter((_, i) => exists[i] === 1);
+  if (back.length > 0) await redis.zAdd(keys.skuIndex(), back.map((value) => ({ score: 0, value })));
 }
 
 /** Up to `limit` SKU ids after `after` in byte order. */
@@ -36,7 +49,7 @@ export async function skuIdsAfter(redis: Redis, after: string | undefined, limit
   });
 }
 
-/** Drops index entries whose Hash is gone (left by an interrupted delete). */
+/** Drops index entries whose Hash is gone (left by a delete that raced a write, or was interrupted). */
 export async function pruneSkuIndex(redis: Redis, ids: string[]): Promise<void> {
-  if (ids.length > 0) await redis.zRem(keys.skuIndex(), ids);
+  if (ids.length > 0) await unindex(redis, ids);
 }
