@@ -1,6 +1,7 @@
 // End-to-end tests of the cart API over HTTP through the local runner, against real Redis.
 // Run once per Redis mode (standalone, cluster) from two test files, each in its own process.
 import { resolve } from 'node:path';
+import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../local-runner/index.js';
 import { call as httpCall } from '../support/http.js';
@@ -41,6 +42,33 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
   async function hash(key: string): Promise<Record<string, string>> {
     const all = await snapshot();
     return (all[key] ?? {}) as Record<string, string>;
+  }
+
+  /** Sends one raw command to whichever node holds `key` (the reply unparsed: a flat list for a Hash). */
+  async function raw(key: string, args: string[]): Promise<unknown> {
+    const url = `redis://127.0.0.1:${ports[0]}`;
+    if (mode === 'standalone') {
+      const c = await createClient({ url, RESP: 2 }).connect();
+      try {
+        return await c.sendCommand(args);
+      } finally {
+        c.destroy();
+      }
+    }
+    const c = await createCluster({ rootNodes: [{ url }], RESP: 2 }).connect();
+    try {
+      return await c.sendCommand(key, false, args);
+    } finally {
+      c.destroy();
+    }
+  }
+
+  /** A Hash's fields as sorted [field, value] pairs, read raw (so a field named `__proto__` is kept). */
+  async function fieldsOf(key: string): Promise<string[][]> {
+    const flat = (await raw(key, ['HGETALL', key])) as string[];
+    const pairs: string[][] = [];
+    for (let i = 0; i < flat.length; i += 2) pairs.push([String(flat[i]), String(flat[i + 1])]);
+    return pairs.sort();
   }
 
   beforeAll(async () => {
@@ -142,6 +170,105 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
       ).toBe(true);
       expect(await hash('cart:drain')).toEqual({});
     });
+
+    it('answers 412 to every decrement with a stale If-Match, even when racing: the tag is compared before anything else', async () => {
+      await seed();
+      await call('POST', '/users', { id: 'stale', firstName: 'S', lastName: 'T' });
+      const added = await call('POST', '/carts/stale/items', { skuId: 'sku123', quantity: 1 });
+      const h = { 'If-Match': added.headers.get('etag') ?? '' };
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => call('DELETE', '/carts/stale/items/sku123?quantity=1', undefined, h)),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([200, 412, 412, 412]);
+      // Sequentially the same: the line is gone, and the stale tag is still 412, not 404.
+      const again = await call('DELETE', '/carts/stale/items/sku123?quantity=1', undefined, h);
+      expect([again.status, again.body.code]).toEqual([412, 'precondition_failed']);
+    });
+
+    it('reads lines written by hand that are not whole numbers from 1 as unavailable, never a 500 or a negative total', async () => {
+      await seed();
+      await call('POST', '/users', { id: 'hand', firstName: 'H', lastName: 'W' });
+      await call('PUT', '/skus/skuA', { name: 'A', price: '1.00' });
+      await call('PUT', '/skus/skuB', { name: 'B', price: '2.00' });
+      await call('POST', '/carts/hand/items', { skuId: 'sku456', quantity: 2 });
+      await raw('cart:hand', ['HSET', 'cart:hand', 'sku123', 'abc', 'skuA', '-2', 'skuB', '1.5']);
+      const read = await call('GET', '/carts/hand');
+      expect(read.status).toBe(200);
+      expect(read.body.total).toBe('99.00');
+      expect(read.body.totalQuantity).toBe(2);
+      const bad = (read.body.items as Array<{ skuId: string; quantity: number; available: boolean }>)
+        .filter((l) => l.skuId !== 'sku456')
+        .map((l) => [l.skuId, l.quantity, l.available]);
+      expect(bad).toEqual([
+        ['sku123', 0, false],
+        ['skuA', 0, false],
+        ['skuB', 0, false],
+      ]);
+      // Writes still work, If-Match included: an add replaces an unreadable line, a removal drops one.
+      const etag = read.headers.get('etag') ?? '';
+      const add = await call('POST', '/carts/hand/items', { skuId: 'sku123', quantity: 1 });
+      expect([add.status, add.body.total]).toEqual([200, '298.99']);
+      const h = { 'If-Match': add.headers.get('etag') ?? '' };
+      expect((await call('DELETE', '/carts/hand/items/skuA', undefined, h)).status).toBe(200);
+      expect(
+        (await call('DELETE', '/carts/hand/items/skuB?quantity=1', undefined, { 'If-Match': etag })).status,
+      ).toBe(412);
+      expect(await fieldsOf('cart:hand')).toEqual([
+        ['sku123', '1'],
+        ['sku456', '2'],
+        ['skuB', '1.5'],
+      ]);
+    });
+
+    it.each(['__proto__', 'constructor', 'prototype'])(
+      'treats the id %s like any other on every route',
+      async (id) => {
+        expect((await call('PUT', `/skus/${id}`, { name: 'Odd', price: '2.50' })).status).toBe(201);
+        expect((await call('GET', `/skus/${id}`)).body).toEqual({ id, name: 'Odd', price: '2.50' });
+        expect((await call('GET', '/skus?limit=10')).body.items).toEqual([
+          { id, name: 'Odd', price: '2.50' },
+        ]);
+        expect((await call('POST', '/users', { id, firstName: 'O', lastName: 'D' })).status).toBe(201);
+        expect((await call('PATCH', `/users/${id}`, { email: 'o@example.com' })).body.email).toBe(
+          'o@example.com',
+        );
+        const h = { 'Idempotency-Key': id };
+        const add = await call('POST', `/carts/${id}/items`, { skuId: id, quantity: 2 }, h);
+        const line = {
+          skuId: id,
+          name: 'Odd',
+          unitPrice: '2.50',
+          quantity: 2,
+          lineTotal: '5.00',
+          available: true,
+        };
+        expect([add.status, add.body.items, add.body.total]).toEqual([200, [line], '5.00']);
+        const replay = await call('POST', `/carts/${id}/items`, { skuId: id, quantity: 2 }, h);
+        expect([replay.status, replay.headers.get('idempotent-replayed'), replay.body.total]).toEqual([
+          200,
+          'true',
+          '5.00',
+        ]);
+        const read = await call('GET', `/carts/${id}`);
+        expect([read.body.items, read.headers.get('etag')]).toEqual([[line], add.headers.get('etag')]);
+        const set = await call(
+          'PUT',
+          `/carts/${id}/items/${id}`,
+          { quantity: 3 },
+          { 'If-Match': read.headers.get('etag') ?? '' },
+        );
+        expect([set.status, set.body.total]).toEqual([200, '7.50']);
+        const dec = await call('DELETE', `/carts/${id}/items/${id}?quantity=1`, undefined, {
+          'If-Match': set.headers.get('etag') ?? '',
+        });
+        expect([dec.status, dec.body.total]).toEqual([200, '5.00']);
+        expect(await fieldsOf(`cart:${id}`)).toEqual([[id, '2']]);
+        expect((await call('DELETE', `/carts/${id}`)).status).toBe(204);
+        expect((await call('DELETE', `/skus/${id}`)).status).toBe(204);
+        expect((await call('DELETE', `/users/${id}`)).status).toBe(204);
+        expect((await call('GET', `/users/${id}`)).status).toBe(404);
+      },
+    );
 
     it('caps a line at the maximum quantity', async () => {
       await seed();

@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { startLocalRunner, type Runner } from '../../local-runner/index.js';
-import { CART_ADD, CART_REMOVE } from '../../shared/carts/scripts.js';
+import { CART_ADD, CART_REMOVE, CART_RESERVE } from '../../shared/carts/scripts.js';
 import { USER_CREATE } from '../../shared/users/scripts.js';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
 import { call, until, type Res } from '../support/http.js';
@@ -50,7 +50,7 @@ beforeAll(async () => {
   // Loaded before the traps are armed, so the marked EVALSHA is the one that applies the change (not a
   // NOSCRIPT answer followed by an EVAL of the source).
   await admin(port, async (c) => {
-    for (const s of [CART_ADD, CART_REMOVE, USER_CREATE]) await c.scriptLoad(s.source);
+    for (const s of [CART_ADD, CART_REMOVE, CART_RESERVE, USER_CREATE]) await c.scriptLoad(s.source);
   });
 });
 
@@ -162,6 +162,24 @@ describe('a write cut off between its change and its pricing', { timeout: 60_000
 });
 
 describe('user creation and load starts', { timeout: 60_000 }, () => {
+  it('leaves nothing without a TTL when a create fails after reserving the generation', async () => {
+    const cut = proxy.cutAfter(CART_RESERVE.sha1, 'deliver', DEADLINE_MS + 500);
+    const res = await api('POST', '/users', { id: 'half', firstName: 'H', lastName: 'F' });
+    await cut;
+    expect([res.status, res.body.code]).toEqual([503, 'redis_unavailable']);
+    const { user, ttl } = await admin(port, async (c) => ({
+      user: await c.exists('user:half'),
+      ttl: await c.ttl('{cart:half}:owner'),
+    }));
+    expect(user).toBe(0);
+    expect(ttl).toBeGreaterThan(0);
+    // And the retry creates the user, whose owner record is then kept.
+    await healthy();
+    expect((await api('POST', '/users', { id: 'half', firstName: 'H', lastName: 'F' })).status).toBe(201);
+    expect((await api('POST', '/carts/half/items', { skuId: 'sku123' })).status).toBe(200);
+    expect(await admin(port, (c) => c.ttl('{cart:half}:owner'))).toBe(-1);
+  });
+
   it('creates a user once when the reply is lost: the retry with the key answers the same user, never 409', async () => {
     const h = { 'Idempotency-Key': 'user-lost-reply' };
     const cut = proxy.cutAfter(USER_CREATE.sha1, 'lose', 300);
