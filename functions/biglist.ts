@@ -134,7 +134,9 @@ export async function loadBiglistSegment(message: unknown, context: InvocationCo
     // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
     if (outcome.poison) {
       markPoisoned();
-      context.extraOutputs.set(poison, [message]);
+      // The text as it arrived (the host passes it as QueueTrigger), not the parsed value sent back out.
+      const text = typeof metadata.queueTrigger === 'string' ? metadata.queueTrigger : message;
+      context.extraOutputs.set(poison, [biglist.deadLetter(text, outcome.reason ?? 'malformed')]);
     }
   });
 }

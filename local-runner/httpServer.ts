@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   invoke,
@@ -264,6 +264,23 @@ async function invokeStreaming(
   }
 }
 
+/** The request's URL, or undefined when its Host header (or target) makes none (`Host: [`, `a%b`). */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  const host = req.headers.host;
+  try {
+    return new URL(req.url ?? '/', `http://${host ?? '127.0.0.1'}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Compares a presented function key with the expected one in constant time (hashes of equal length). */
+function sameKey(given: string | string[] | null | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** The node:http request listener that dispatches to the app's HTTP functions. */
 export function httpListener(
   routes: HttpRoute[],
@@ -273,7 +290,11 @@ export function httpListener(
   return (req, res) => {
     void (async () => {
       const started = Date.now();
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      const url = requestUrl(req);
+      if (!url) {
+        end(res, 400);
+        return;
+      }
       const method = (req.method ?? 'GET').toUpperCase();
       let path = url.pathname;
       if (prefix) {
@@ -300,7 +321,7 @@ export function httpListener(
       }
       if (hit.r.authLevel !== 'anonymous' && options.functionKey) {
         const given = req.headers['x-functions-key'] ?? url.searchParams.get('code');
-        if (given !== options.functionKey) {
+        if (!sameKey(given, options.functionKey)) {
           end(res, 401);
           return;
         }

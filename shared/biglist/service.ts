@@ -249,10 +249,40 @@ async function restoreWorks(redis: Redis, log: Log): Promise<boolean> {
   return restoreVerdict;
 }
 
-/** What a delivery asks the trigger to do besides succeeding: enqueue more, or dead-letter this one. */
+/** What a delivery asks the trigger to do besides succeeding: enqueue more, or dead-letter this one (and why). */
 export interface Outcome {
   enqueue: LoaderMessage[];
   poison: boolean;
+  reason?: string;
+}
+
+// The longest message text a dead letter keeps: the queue takes 64 KB, and base64 adds a third.
+const DEAD_LETTER_MAX_CHARS = 16_384;
+
+/**
+ * What is sent to the poison queue for a message that can never succeed: the reason and the message's
+ * text as it arrived (`raw`, or the parsed message when the text is not known), cut to a bound, as one
+ * JSON string. Always serialisable and small enough, whatever arrived (a message nested thousands deep,
+ * hundreds of kilobytes of numbers), so that the dead-lettering itself never fails and is never retried.
+ */
+export function deadLetter(raw: unknown, reason: string): string {
+  let text: string;
+  try {
+    text = typeof raw === 'string' ? raw : ((JSON.stringify(raw) as string | undefined) ?? String(raw));
+  } catch {
+    // Past V8's recursion limit; the caller passes the text when it has it, so this is the rare case.
+    text = '(not serialisable: nested too deeply)';
+  }
+  const truncated = text.length > DEAD_LETTER_MAX_CHARS;
+  return JSON.stringify({
+    reason: reason.slice(0, 1000),
+    truncated,
+    message: truncated ? text.slice(0, DEAD_LETTER_MAX_CHARS) : text,
+  });
+}
+
+function poisoned(reason: string): Outcome {
+  return { enqueue: [], poison: true, reason };
 }
 
 /**
@@ -272,14 +302,18 @@ export async function processMessage(
 ): Promise<Outcome> {
   const parsed = LoaderMessage.safeParse(raw);
   if (!parsed.success) {
-    log.error(
-      `biglist: malformed message dead-lettered: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-    const loadId = (raw as { loadId?: unknown } | null)?.loadId;
+    // The first few issues only: a message of thousands of bad values must not become a log line as big.
+    const issues = parsed.error.issues;
+    const reason = `malformed: ${issues
+      .slice(0, 3)
+      .map((i) => `${i.path.slice(0, 5).join('.')}: ${i.message}`)
+      .join('; ')}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''}`;
+    log.error(`biglist: message dead-lettered: ${reason}`);
+    const loadId = Array.isArray(raw) ? undefined : (raw as { loadId?: unknown } | null)?.loadId;
     if (typeof loadId === 'string' && ID_PATTERN.test(loadId)) {
       await abandon(await getRedis(), loadId, 'a segment message was malformed', now(), log);
     }
-    return { enqueue: [], poison: true };
+    return poisoned(reason);
   }
   const msg = parsed.data;
   const redis = await getRedis();
@@ -300,7 +334,7 @@ export async function processMessage(
   if (!belongsTo(load, msg)) {
     log.error(`biglist: message does not match load ${msg.loadId}; dead-lettered`);
     await abandon(redis, msg.loadId, 'a segment message did not match its load', now(), log);
-    return { enqueue: [], poison: true };
+    return poisoned(`does not match load ${msg.loadId}`);
   }
   if (msg.kind === 'fanout') {
     const carrier = traceCarrier();

@@ -38,7 +38,11 @@ async function unindex(redis: Redis, ids: string[]): Promise<void> {
   await redis.zRem(keys.skuIndex(), ids);
   const exists = await Promise.all(ids.map((id) => redis.exists(keys.sku(id))));
   const back = ids.filter((_, i) => exists[i] === 1);
-  if (back.length > 0) await redis.zAdd(keys.skuIndex(), back.map((value) => ({ score: 0, value })));
+  if (back.length > 0)
+    await redis.zAdd(
+      keys.skuIndex(),
+      back.map((value) => ({ score: 0, value })),
+    );
 }
 
 /** Up to `limit` SKU ids after `after` in byte order. */

@@ -95,6 +95,29 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** Waits for a dead letter whose message text contains `needle`; returns it parsed. */
+async function deadLetterWith(
+  needle: string,
+): Promise<{ reason: string; truncated: boolean; message: string } | undefined> {
+  const end = Date.now() + 20_000;
+  while (Date.now() < end) {
+    const letters = (
+      await queues.getQueueClient(`${QUEUE}-poison`).peekMessages({ numberOfMessages: 32 })
+    ).peekedMessageItems.map(
+      (m) =>
+        JSON.parse(Buffer.from(m.messageText, 'base64').toString()) as {
+          reason: string;
+          truncated: boolean;
+          message: string;
+        },
+    );
+    const found = letters.find((l) => l.message.includes(needle));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
 describe('biglist (standalone Redis, Azurite queue, local runner)', { timeout: 300_000 }, () => {
   it('loads the classic 10,000 values into the List `biglist`, newest first', async () => {
     const { loadId, status } = await load({});
@@ -230,6 +253,22 @@ describe('biglist (standalone Redis, Azurite queue, local runner)', { timeout: 3
     });
   });
 
+  it.each([
+    ['6,000 nested arrays', `${'['.repeat(6000)}${']'.repeat(6000)}`],
+    ['9,000 numbers of 1e20', `[${Array.from({ length: 9000 }, () => '1e20').join(',')}]`],
+  ])('dead-letters a message of %s at once, bounded and serialisable', async (_, text) => {
+    await queues.getQueueClient(`${QUEUE}-poison`).clearMessages();
+    const sent = Date.now();
+    await queues.getQueueClient(QUEUE).sendMessage(Buffer.from(text).toString('base64'));
+    const letter = await deadLetterWith(text.slice(0, 20));
+    // At once: the first delivery dead-letters it; no retry (each would wait out a visibility timeout).
+    expect(Date.now() - sent).toBeLessThan(10_000);
+    expect(letter?.reason).toMatch(/^malformed/);
+    expect(letter?.message.length).toBeLessThanOrEqual(16_384);
+    expect(letter?.truncated).toBe(text.length > 16_384);
+    expect((await queues.getQueueClient(QUEUE).getProperties()).approximateMessagesCount).toBe(0);
+  });
+
   it('dead-letters a malformed message at once, without writes, and fails its load', async () => {
     const published = (await call('GET', '/biglist?limit=3')).body.values as number[];
     const res = await call('POST', '/biglist/loads', { count: 100_000_000, segmentSize: 1_000_000 });
@@ -240,16 +279,9 @@ describe('biglist (standalone Redis, Azurite queue, local runner)', { timeout: 3
     await queues.getQueueClient(QUEUE).sendMessage(bad);
     const status = await waitFor(loadId, ['failed']);
     expect(status.state).toBe('failed');
-    const end = Date.now() + 20_000;
-    let poisoned: string[] = [];
-    while (Date.now() < end) {
-      poisoned = (
-        await queues.getQueueClient(`${QUEUE}-poison`).peekMessages({ numberOfMessages: 32 })
-      ).peekedMessageItems.map((m) => Buffer.from(m.messageText, 'base64').toString());
-      if (poisoned.some((p) => p.includes('"index":"x"'))) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(poisoned.some((p) => p.includes('"index":"x"'))).toBe(true);
+    const letter = await deadLetterWith('"index":"x"');
+    expect(letter).toMatchObject({ truncated: false });
+    expect(letter?.reason).toMatch(/^malformed: index:/);
     // The published list is untouched, and the loader is free again.
     expect((await call('GET', '/biglist?limit=3')).body.values).toEqual(published);
     const next = await load({ count: 1000, segmentSize: 1000 }, 300_000);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -140,8 +141,32 @@ describe('local runner: HTTP', () => {
     expect(
       (await fetch(`${runner.url}/api/secret`, { headers: { 'x-functions-key': 'test-key' } })).status,
     ).toBe(200);
+    // A key of another length, or the right one with a byte more, is refused the same way.
+    expect((await fetch(`${runner.url}/api/secret?code=test-key-`)).status).toBe(401);
+    expect((await fetch(`${runner.url}/api/secret?code=x`)).status).toBe(401);
   });
+
+  it.each([['['], [''], ['a%b']])(
+    'answers 400, not 500, to a request with the Host header %j',
+    async (host) => {
+      for (const path of ['/api/echo/42', '/api/secret', '/api/nowhere']) {
+        const head = await rawRequest(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      }
+    },
+  );
 });
+
+/** Sends raw bytes to the runner and resolves with what it answered (a client would not send a bad Host). */
+function rawRequest(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(runner.url).port), '127.0.0.1', () => socket.end(text));
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
 
 describe('local runner: storage queues', () => {
   it('delivers a message exactly once, decoded, with its trigger metadata, then deletes it', async () => {
