@@ -85,7 +85,7 @@ export const errors = {
   /** An empty body where one is required. */
   bodyRequired: () => new AppError('body_required', 'A JSON body is required.'),
   /** A body that is not JSON. */
-  invalidJson: () => new AppError('invalid_json', 'The body is not valid JSON.'),
+  invalidJson: (why = 'The body is not valid JSON.') => new AppError('invalid_json', why),
   /** A cursor this API did not issue, or one for another order. */
   invalidCursor: (why = 'The cursor is not one this API issued.') => new AppError('invalid_cursor', why),
   /** No such user. */
@@ -138,7 +138,8 @@ export const errors = {
   /** A body past the size limit. */
   bodyTooLarge: (max: number) => new AppError('body_too_large', `The body must not exceed ${max} bytes.`),
   /** A body that is not JSON by its media type. */
-  unsupportedMediaType: () => new AppError('unsupported_media_type', 'Send the body as application/json.'),
+  unsupportedMediaType: () =>
+    new AppError('unsupported_media_type', 'Send the body as application/json in UTF-8 (no other charset).'),
   /** The Idempotency-Key was used with another body. */
   idempotencyKeyReused: () =>
     new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.'),

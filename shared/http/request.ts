@@ -41,6 +41,9 @@ export async function readBodyText(request: HttpRequest): Promise<string> {
   if (declared > max) throw errors.bodyTooLarge(max);
   const type = request.headers.get('content-type');
   if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) throw errors.unsupportedMediaType();
+  // JSON is UTF-8 (RFC 8259); a body declared in another charset would be stored mangled.
+  const charset = type ? /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1] : undefined;
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) throw errors.unsupportedMediaType();
   // Read as a stream and counted as it arrives: a body past the limit is refused without being held whole.
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -57,7 +60,40 @@ export async function readBodyText(request: HttpRequest): Promise<string> {
       chunks.push(next.value);
     }
   }
-  return Buffer.concat(chunks).toString('utf8');
+  try {
+    return UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    throw errors.invalidJson('The body is not valid UTF-8.');
+  }
+}
+
+// In `u` mode a surrogate pair is one code point, so \p{Cs} matches only a surrogate standing alone.
+const LONE_SURROGATE = /\p{Cs}/u;
+// Fatal: bytes that are not UTF-8 are refused rather than quietly replaced by U+FFFD.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The path of the first string (value or member name) in a parsed body that is not well-formed Unicode:
+ * a lone surrogate, which JSON's \u escapes allow and which Redis would store as U+FFFD. Iterative, so a
+ * deeply nested body cannot exhaust the stack.
+ */
+function illFormedString(value: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[value, '']];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [v, path] = next;
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push([item, path ? `${path}.${i}` : String(i)]));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        const at = path ? `${path}.${k}` : k;
+        if (LONE_SURROGATE.test(k)) return at;
+        stack.push([item, at]);
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Parses a JSON body text against a schema; an empty body is `{}` when `optional`, else body_required. */
@@ -71,6 +107,12 @@ export function parseJsonBody<S extends z.ZodType>(text: string, schema: S, opti
     value = JSON.parse(text);
   } catch {
     throw errors.invalidJson();
+  }
+  const bad = illFormedString(value);
+  if (bad !== undefined) {
+    throw errors.validationFailed([
+      { field: bad ? `body.${bad}` : 'body', message: 'contains a lone surrogate (not valid Unicode)' },
+    ]);
   }
   return parseWith(schema, value, 'body');
 }

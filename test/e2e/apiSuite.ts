@@ -533,6 +533,17 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
         ['POST', '/users', { firstName: 'a', lastName: 'b', email: 'nope' }, {}, 400, 'validation_failed'],
         ['POST', '/users', big, {}, 413, 'body_too_large'],
         ['POST', '/users', 'first=a', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+        ['POST', '/users', '{"firstName":"\\ud800","lastName":"b"}', {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', '{"name":"A\\udc00B","price":"1.00"}', {}, 400, 'validation_failed'],
+        ['PUT', '/skus/x1', '{"name":"n","price":"1.00","\\ud83d":1}', {}, 400, 'validation_failed'],
+        [
+          'POST',
+          '/users',
+          { firstName: 'Zoë', lastName: 'b' },
+          { 'content-type': 'application/json; charset=iso-8859-1' },
+          415,
+          'unsupported_media_type',
+        ],
         [
           'POST',
           '/users',
@@ -596,6 +607,20 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
         expect(typeof res.body.detail).toBe('string');
       }
       expect(await snapshot()).toEqual(before);
+      // The field with the lone surrogate is named; a surrogate pair (an emoji) and charset=utf-8 are fine.
+      const lone = await call('POST', '/users', '{"firstName":"\\ud800","lastName":"b"}');
+      expect(lone.body.errors).toEqual([
+        { field: 'body.firstName', message: 'contains a lone surrogate (not valid Unicode)' },
+      ]);
+      const emoji = await call(
+        'POST',
+        '/users',
+        { id: 'emoji', firstName: '😀', lastName: 'b' },
+        {
+          'content-type': 'application/json; charset=UTF-8',
+        },
+      );
+      expect([emoji.status, emoji.body.firstName]).toEqual([201, '😀']);
     });
 
     it('serves an OpenAPI 3.1 document that covers every registered HTTP function', async () => {
