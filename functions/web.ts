@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { defineRoute } from '../shared/http/route.js';
 import * as web from '../shared/web/assets.js';
 
-const html = { 200: { description: 'The page (HTML; no data, no secret)', contentType: 'text/html' } };
+const html = {
+  200: { description: 'The page (HTML; no data, no secret)', contentType: 'text/html' },
+  308: {
+    description: 'Asked for with a trailing slash: the canonical URL is in Location',
+    headers: ['Location'],
+  },
+};
 
 export const getDocsPage = defineRoute({
   name: 'getDocsPage',
@@ -14,7 +20,7 @@ export const getDocsPage = defineRoute({
   offline: true,
   responses: html,
   errors: ['asset_not_found'],
-  handler: () => Promise.resolve(web.page('docs')),
+  handler: ({ request }) => Promise.resolve(web.page('docs', new URL(request.url))),
 });
 
 export const getAppPage = defineRoute({
@@ -27,7 +33,7 @@ export const getAppPage = defineRoute({
   offline: true,
   responses: html,
   errors: ['asset_not_found'],
-  handler: () => Promise.resolve(web.page('app')),
+  handler: ({ request }) => Promise.resolve(web.page('app', new URL(request.url))),
 });
 
 export const getWebAsset = defineRoute({

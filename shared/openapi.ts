@@ -135,13 +135,14 @@ export function openApiDocument(
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: serverUrl }],
-    security: [{ functionKey: [] }, { functionKeyQuery: [] }],
+    // The header only: a key in the query string ends up in logs and browser history (the host accepts
+    // ?code= too, but nothing here offers it).
+    security: [{ functionKey: [] }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name, description: `${name} operations` })),
     paths,
     components: {
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
-        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
       },
     },
   };

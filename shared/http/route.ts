@@ -15,6 +15,7 @@ import type { Idempotency } from '../idempotency.js';
 import { inRequestSpan } from '../telemetry/spans.js';
 import { idempotencyOf } from './idempotency.js';
 import { toErrorResponse } from './problem.js';
+import { API_SECURITY_HEADERS } from './security.js';
 import { parseJsonBody, parseWith, queryOf, readBodyText } from './request.js';
 
 /** A documented success response. */
@@ -113,7 +114,9 @@ export function defineRoute<
     }
   };
   const handler: HttpHandler = (request, context) =>
-    inRequestSpan(spec.method, spec.path, request, context, () => inner(request, context));
+    inRequestSpan(spec.method, spec.path, request, context, async () =>
+      withSecurityHeaders(await inner(request, context)),
+    );
   app.http(spec.name, {
     route: spec.path.slice(1),
     methods: [spec.method],
@@ -138,6 +141,20 @@ export function defineRoute<
     offline: spec.offline ?? false,
   });
   return handler;
+}
+
+/**
+ * Adds the security headers a response does not set itself (the pages set their own policy), in place:
+ * the response object is what telemetry knows a problem's code by.
+ */
+function withSecurityHeaders(res: HttpResponseInit): HttpResponseInit {
+  const headers = res.headers;
+  if (headers instanceof Headers) {
+    for (const [k, v] of Object.entries(API_SECURITY_HEADERS)) if (!headers.has(k)) headers.set(k, v);
+  } else {
+    res.headers = { ...API_SECURITY_HEADERS, ...((headers ?? {}) as Record<string, string>) };
+  }
+  return res;
 }
 
 /** Every route declared so far (all of them once the app's function files are loaded). */

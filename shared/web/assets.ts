@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import type { HttpResponseInit } from '@azure/functions';
 import { errors } from '../errors.js';
+import { PAGE_SECURITY_HEADERS } from '../http/security.js';
 
 // Compiled, this module is dist/shared/web/assets.js; Vite writes the pages to dist/web.
 const WEB_DIR = resolve(import.meta.dirname, '..', '..', 'web');
@@ -18,25 +19,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
-/** Everything from this origin, nothing inline, nothing from anywhere else. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const SECURITY_HEADERS = {
-  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-};
+const SECURITY_HEADERS = PAGE_SECURITY_HEADERS;
 
 interface WebFile {
   body: Buffer;
@@ -64,8 +47,16 @@ function load(): Map<string, WebFile> {
   return found;
 }
 
-/** A page: revalidated on every visit (`no-cache`), so a deployment shows at once. */
-export function page(name: 'docs' | 'app'): HttpResponseInit {
+/**
+ * A page: revalidated on every visit (`no-cache`), so a deployment shows at once. Asked for with a
+ * trailing slash (`/api/app/`, which the host routes here too) it is a permanent redirect to its canonical
+ * URL, since the page resolves its calls relative to its own.
+ */
+export function page(name: 'docs' | 'app', url: URL): HttpResponseInit {
+  if (url.pathname.endsWith('/')) {
+    const canonical = url.pathname.replace(/\/+$/, '');
+    return { status: 308, headers: { Location: `${canonical}${url.search}`, 'Cache-Control': 'no-cache' } };
+  }
   const file = load().get(`${name}.html`);
   if (!file) throw errors.assetNotFound(`page ${name}`);
   return {

@@ -632,6 +632,50 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
       ).flatMap((p) => Object.values(p).map((o) => o.operationId));
       expect(runner.httpFunctions.length).toBeGreaterThan(10);
       for (const f of runner.httpFunctions) expect(ids).toContain(f);
+      // Only the header scheme: Swagger UI's Authorize must never put the key in a URL.
+      const schemes = Object.values(res.body.components.securitySchemes as Record<string, { in: string }>);
+      expect(schemes.map((s) => s.in)).toEqual(['header']);
+    });
+
+    it('sends the security headers on every response of every route, successes and problems alike', async () => {
+      await seed();
+      const doc = (await call('GET', '/openapi.json')).body as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      let checked = 0;
+      for (const [template, operations] of Object.entries(doc.paths)) {
+        for (const method of Object.keys(operations)) {
+          // Real ids where they exist (successes), 'x' elsewhere (404s); a broken body for writes (400s:
+          // nothing is written, no load is started).
+          const path = template.replace('{userId}', '1').replace(/\{[^}]+\}/g, 'x');
+          const res = await call(
+            method.toUpperCase(),
+            path,
+            ['get', 'delete'].includes(method) ? undefined : '{',
+          );
+          const headers = {
+            what: `${method} ${path} ${res.status}`,
+            csp: res.headers.get('content-security-policy')?.includes("default-src 'none'"),
+            nosniff: res.headers.get('x-content-type-options'),
+            referrer: res.headers.get('referrer-policy'),
+          };
+          expect(headers).toEqual({
+            what: headers.what,
+            csp: true,
+            nosniff: 'nosniff',
+            referrer: 'no-referrer',
+          });
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(15);
+    });
+
+    it('redirects a page asked for with a trailing slash to its canonical URL', async () => {
+      for (const page of ['app', 'docs']) {
+        const res = await fetch(`${runner.url}/api/${page}/?x=1`, { redirect: 'manual' });
+        expect([res.status, res.headers.get('location')]).toEqual([308, `/api/${page}?x=1`]);
+      }
     });
   });
 }
