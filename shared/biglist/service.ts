@@ -268,7 +268,9 @@ const DEAD_LETTER_MAX_CHARS = 16_384;
 export function deadLetter(raw: unknown, reason: string): string {
   let text: string;
   try {
-    text = typeof raw === 'string' ? raw : ((JSON.stringify(raw) as string | undefined) ?? String(raw));
+    // JSON.stringify answers undefined for undefined or a function, whatever its declared type says.
+    const json = typeof raw === 'string' ? raw : (JSON.stringify(raw) as unknown);
+    text = typeof json === 'string' ? json : String(raw);
   } catch {
     // Past V8's recursion limit; the caller passes the text when it has it, so this is the rare case.
     text = '(not serialisable: nested too deeply)';
