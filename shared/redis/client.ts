@@ -32,11 +32,18 @@ const consoleLogger: RedisLogger = {
   error: (m) => console.error(m),
 };
 
-/** Exponential backoff capped at 3 s with jitter, so many workers do not reconnect in lockstep. */
-export function reconnectDelay(retries: number): number {
-  const cap = Math.min(100 * 2 ** Math.min(retries, 10), 3000);
+/** Exponential backoff capped at `maxMs` (3 s) with jitter, so many workers do not reconnect in lockstep. */
+export function reconnectDelay(retries: number, maxMs = 3000): number {
+  const cap = Math.min(100 * 2 ** Math.min(retries, 10), maxMs);
   return Math.round(cap / 2 + Math.random() * (cap / 2));
 }
+
+// A cluster node that is gone may have been replaced by a promoted replica: its client's reconnection
+// attempts are what make node-redis look at the topology again (at most every TOPOLOGY_REFRESH_MS while a
+// node is lost; its default waits 5 s), so they are kept frequent. Service then resumes within about a
+// second of the cluster being healthy again instead of after the whole backoff.
+const CLUSTER_NODE_RECONNECT_MAX_MS = 500;
+const TOPOLOGY_REFRESH_MS = 250;
 
 function credentialsFor(cfg: RedisConfig, deps: RedisDeps, logger: RedisLogger) {
   const auth = cfg.auth;
@@ -68,7 +75,7 @@ function credentialsFor(cfg: RedisConfig, deps: RedisDeps, logger: RedisLogger) 
   return { credentialsProvider };
 }
 
-function socketFor(cfg: RedisConfig, isReady: () => boolean, startedAt: number) {
+function socketFor(cfg: RedisConfig, isReady: () => boolean, startedAt: number, maxDelayMs = 3000) {
   return {
     connectTimeout: cfg.connectTimeoutMs,
     keepAlive: true,
@@ -76,7 +83,7 @@ function socketFor(cfg: RedisConfig, isReady: () => boolean, startedAt: number) 
       // Before the first successful connect, give up after a few quick tries so the caller gets a
       // 503 at once instead of a request that waits; afterwards, keep trying for as long as it takes.
       if (!isReady() && (retries >= 2 || Date.now() - startedAt >= cfg.connectTimeoutMs)) return cause;
-      return reconnectDelay(retries);
+      return reconnectDelay(retries, maxDelayMs);
     },
     ...(cfg.tls
       ? {
@@ -110,7 +117,12 @@ export function createRedis(cfg: RedisConfig, deps: RedisDeps = {}): { redis: Re
   const logger = deps.logger ?? consoleLogger;
   let ready = false;
   const startedAt = Date.now();
-  const socket = socketFor(cfg, () => ready, startedAt);
+  const socket = socketFor(
+    cfg,
+    () => ready,
+    startedAt,
+    cfg.cluster ? CLUSTER_NODE_RECONNECT_MAX_MS : undefined,
+  );
   // Commands issued while disconnected fail at once (ClientOfflineError -> 503) instead of queueing.
   // No per-command timeout: node-redis would arm an AbortSignal timer for every command (a third of the
   // throughput in `npm run bench:cart`), and it stops counting once a command is written anyway. The
@@ -128,6 +140,7 @@ export function createRedis(cfg: RedisConfig, deps: RedisDeps = {}): { redis: Re
         // Node connections inherit nothing from rootNodes: TLS, credentials and pings go here.
         defaults: { ...perConnection, socket },
         nodeAddressMap: mapNodeAddress(cfg),
+        topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH_MS,
         commandOptions,
       })
     : createClient({
