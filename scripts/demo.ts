@@ -92,12 +92,12 @@ function cartTable(cart: Cart): string {
   for (const l of cart.items)
     table.push([
       l.skuId,
-      l.available ? (l.name ?? '') : '(unavailable)',
+      l.available === null ? '(price not read)' : l.available ? (l.name ?? '') : '(unavailable)',
       l.unitPrice ?? '-',
       l.quantity,
       l.lineTotal ?? '-',
     ]);
-  table.push([{ colSpan: 3, content: bold('Total') }, cart.totalQuantity, cart.total]);
+  table.push([{ colSpan: 3, content: bold('Total') }, cart.totalQuantity, cart.total ?? '-']);
   return table.toString();
 }
 

@@ -30,10 +30,10 @@ function renderCart(cart: Cart | null, etag: string | null): void {
     ? `Cart of ${cart.userId}${cart.items.length ? '' : ' (empty)'}`
     : 'Open a user to see their cart';
   byId('cart-quantity', HTMLElement).textContent = cart ? String(cart.totalQuantity) : '';
-  byId('cart-total', HTMLElement).textContent = cart ? cart.total : '';
+  byId('cart-total', HTMLElement).textContent = cart ? (cart.total ?? 'prices unavailable') : '';
   for (const line of cart?.items ?? []) {
     const row = el('tr', '', { 'data-sku': line.skuId });
-    if (!line.available) row.classList.add('unavailable');
+    if (line.available === false) row.classList.add('unavailable');
     const qty = el('input', '', {
       type: 'number',
       min: '0',
@@ -51,7 +51,7 @@ function renderCart(cart: Cart | null, etag: string | null): void {
       'click',
       guarded(() => removeLine(line.skuId)),
     );
-    const name = el('td', line.available ? (line.name ?? '') : 'No longer sold');
+    const name = el('td', line.available === false ? 'No longer sold' : (line.name ?? ''));
     row.append(
       el('td', line.skuId),
       name,
@@ -70,6 +70,15 @@ function cellWith(...nodes: HTMLElement[]): HTMLTableCellElement {
   return td;
 }
 
+/**
+ * Shows the cart a change answered. A change applied while the prices could not be read answers the cart
+ * without them (`priced: false`, no ETag): it was applied, so it is not retried; the cart is read again.
+ */
+async function showChanged(body: Cart, etag: string | null): Promise<void> {
+  renderCart(body, etag);
+  if (body.priced === false) await loadCart();
+}
+
 async function loadCart(): Promise<void> {
   const user = requireUser();
   const { body, etag } = await api<Cart>('GET', `carts/${seg(user.id)}`);
@@ -84,7 +93,7 @@ async function setQuantity(skuId: string, quantity: number): Promise<void> {
     body: { quantity },
     headers: ifMatch(),
   });
-  renderCart(body, etag);
+  await showChanged(body, etag);
 }
 
 async function removeLine(skuId: string): Promise<void> {
@@ -92,7 +101,7 @@ async function removeLine(skuId: string): Promise<void> {
   const { body, etag } = await api<Cart>('DELETE', `carts/${seg(user.id)}/items/${seg(skuId)}`, {
     headers: ifMatch(),
   });
-  renderCart(body, etag);
+  await showChanged(body, etag);
 }
 
 async function addToCart(skuId: string, quantity: number): Promise<void> {
@@ -100,7 +109,7 @@ async function addToCart(skuId: string, quantity: number): Promise<void> {
   const { body, etag } = await api<Cart>('POST', `carts/${seg(user.id)}/items`, {
     body: { skuId, quantity },
   });
-  renderCart(body, etag);
+  await showChanged(body, etag);
 }
 
 async function openUser(user: User): Promise<void> {
