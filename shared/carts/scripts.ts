@@ -233,6 +233,16 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('HMGET', KEYS[2], 'live', 'cl
   },
 );
 
+/**
+ * A line's quantity as stored, or 0 for one that is not a whole number from 1 (written by hand: "abc",
+ * "-2", "1.5"): the rule of `qty` in the Lua above, for reads (a parity test keeps the two equal).
+ */
+export function lineQuantity(stored: string | undefined): number {
+  if (stored === undefined || !/^\d+$/.test(stored)) return 0;
+  const n = Number(stored);
+  return n >= 1 && n < 1e15 ? n : 0;
+}
+
 /** The lines hash computed as `lines_hash` does in Lua (byte order of "sku=qty"), from a cart's fields. */
 export function linesHash(lines: Record<string, string>): string {
   const body = Object.entries(lines)

@@ -12,6 +12,7 @@ import type { Cart, CartLine } from './schema.js';
 import {
   addToLine,
   clearLines,
+  lineQuantity,
   linesHash,
   readCart,
   removeFromLine,
@@ -24,16 +25,6 @@ import {
 export interface VersionedCart {
   cart: Cart;
   etag: string | undefined;
-}
-
-/**
- * A line's quantity as stored, or 0 for one that is not a whole number from 1 (written by hand: "abc",
- * "-2", "1.5"); the same rule as `qty` in the cart scripts.
- */
-function quantityOf(stored: string | undefined): number {
-  if (stored === undefined || !/^\d+$/.test(stored)) return 0;
-  const n = Number(stored);
-  return n >= 1 && n < 1e15 ? n : 0;
 }
 
 /** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
@@ -52,7 +43,7 @@ function priced(
   let bigTotal = 0n;
   let totalQuantity = 0;
   const items: CartLine[] = skuIds.map((skuId, i) => {
-    const quantity = quantityOf(lines[skuId]);
+    const quantity = lineQuantity(lines[skuId]);
     const sku = skus[i];
     const unit = sku ? parsePrice(sku.price) : undefined;
     // A SKU deleted (or a price not readable), or a line that is not a whole number: unavailable, no total.
@@ -91,7 +82,7 @@ function unpriced(userId: string, lines: Record<string, string>): VersionedCart 
       skuId,
       name: null,
       unitPrice: null,
-      quantity: quantityOf(lines[skuId]),
+      quantity: lineQuantity(lines[skuId]),
       lineTotal: null,
       available: null,
     }));

@@ -15,7 +15,7 @@ import {
 } from './scripts.js';
 
 export type { CartWrite } from './scripts.js';
-export { linesHash } from './scripts.js';
+export { lineQuantity, linesHash } from './scripts.js';
 
 // How long the owner record of a deleted user's cart stays, so that writes still in flight find it; also
 // how long a generation reserved by a create that then failed is remembered.
