@@ -1,21 +1,19 @@
 // Exactly once, end to end through the local runner: a Redis behind a fault proxy that cuts the
 // connection at the worst moments of a write (after the change, before its pricing; or with the change's
 // reply lost). A change that was applied is answered as applied, and a retry never applies it twice.
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
 import { CART_ADD, CART_REMOVE, CART_RESERVE } from '../../shared/carts/scripts.js';
 import { USER_CREATE } from '../../shared/users/scripts.js';
-import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
+import { startAppBehindProxy, type AppBehindProxy } from '../support/behindProxy.js';
+import type { FaultProxy } from '../support/faultProxy.js';
 import { call, until, type Res } from '../support/http.js';
 import { admin } from '../support/redis.js';
-import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
 
 const servers = inject('servers');
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEADLINE_MS = 2000;
+let app: AppBehindProxy;
 let runner: Runner;
-let redis: RedisProcess;
 let proxy: FaultProxy;
 let port: number;
 
@@ -39,13 +37,9 @@ async function healthy(): Promise<void> {
 }
 
 beforeAll(async () => {
-  port = await freePort();
-  redis = await startRedis(port, join(servers.workDir, `exactly-once-${port}`));
-  proxy = await startFaultProxy(port);
-  process.env.REDIS_URL = `redis://127.0.0.1:${proxy.port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.REDIS_DEADLINE_MS = String(DEADLINE_MS);
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  app = await startAppBehindProxy(servers.workDir, DEADLINE_MS);
+  ({ runner, proxy } = app);
+  port = app.redis.port;
   await api('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
   // Loaded before the traps are armed, so the marked EVALSHA is the one that applies the change (not a
   // NOSCRIPT answer followed by an EVAL of the source).
@@ -55,9 +49,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await runner.stop();
-  await proxy.close();
-  await redis.stop();
+  await app.stop();
 });
 
 beforeEach(async () => {

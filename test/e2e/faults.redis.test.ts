@@ -1,19 +1,19 @@
 // Faults of the Redis connection, end to end through the local runner: a Redis behind a fault proxy
 // that stalls with its sockets open, black-holes traffic, answers slowly or cuts connections.
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
-import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startAppBehindProxy, type AppBehindProxy } from '../support/behindProxy.js';
+import type { FaultProxy } from '../support/faultProxy.js';
 import { call, until, type Res } from '../support/http.js';
 import { descendingListPayload } from '../../shared/redis/rdb.js';
 import { admin } from '../support/redis.js';
-import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import type { RedisProcess } from '../support/servers.js';
 
 const servers = inject('servers');
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEADLINE_MS = 2000;
 // What a request may take beyond the deadline on a loaded test machine (scheduling, the runner's own work).
 const SLACK_MS = 1000;
+let app: AppBehindProxy;
 let runner: Runner;
 let redis: RedisProcess;
 let proxy: FaultProxy;
@@ -52,21 +52,14 @@ async function expectHealthyAgain(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  redis = await startRedis(port, join(servers.workDir, `faults-${port}`));
-  proxy = await startFaultProxy(port);
-  process.env.REDIS_URL = `redis://127.0.0.1:${proxy.port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.REDIS_DEADLINE_MS = String(DEADLINE_MS);
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  app = await startAppBehindProxy(servers.workDir, DEADLINE_MS);
+  ({ runner, redis, proxy } = app);
   await api('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' });
   await api('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
 });
 
 afterAll(async () => {
-  await runner.stop();
-  await proxy.close();
-  await redis.stop();
+  await app.stop();
 });
 
 beforeEach(async () => {
