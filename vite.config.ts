@@ -11,7 +11,9 @@ export default defineConfig({
   logLevel: 'warn',
   build: {
     outDir: resolve(import.meta.dirname, 'dist', 'web'),
-    emptyOutDir: true,
+    // Not emptied: an app already serving from dist/web keeps finding its files while a build runs (old
+    // hashed assets stay until dist/ is removed; nothing refers to them).
+    emptyOutDir: false,
     assetsDir: 'assets',
     // Inlined data: URLs would need a looser Content-Security-Policy for fonts; images may stay inline.
     assetsInlineLimit: 0,

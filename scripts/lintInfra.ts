@@ -1,13 +1,14 @@
 // `npm run lint:infra`: lints every .bicep file (zero errors and zero warnings), compiles infra/main.bicep to
 // .tmp/infra/main.json and writes a deployment snapshot (every expression and condition evaluated) for each
-// parameter variant below. Uses the pinned Bicep CLI: `bicep` from PATH only when it is that version, else
-// the NuGet package Azure.Bicep.CommandLine.linux-x64 fetched with the .NET SDK into .tools/.
+// parameter variant below, with the pinned Bicep CLI that set-up fetched (scripts/bicep.ts). No network:
+// where set-up could not fetch it (no .NET SDK), it says so in one line, writes .tmp/infra/skipped with the
+// reason (the template tests then skip with it) and succeeds.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { BICEP_VERSION, cannotFetch, fetchBicep, findBicep } from './bicep.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const BICEP_VERSION = '0.49.2';
 const OUT = join(ROOT, '.tmp', 'infra');
 
 // Snapshots evaluate against these made-up ids; the tests read `.tmp/infra/<variant>.snapshot.json`.
@@ -29,53 +30,6 @@ function run(cmd: string, args: string[]): { status: number; output: string } {
   return { status: r.status ?? 1, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
-function works(cmd: string, args: string[]): boolean {
-  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-}
-
-/** Fetches the Bicep CLI binary from NuGet (a restore of a throwaway project) and returns its path. */
-function fetchFromNuGet(): string {
-  const dir = join(ROOT, '.tools', 'bicep', BICEP_VERSION);
-  const bin = join(dir, 'packages', 'azure.bicep.commandline.linux-x64', BICEP_VERSION, 'tools', 'bicep');
-  if (existsSync(bin)) return bin;
-  if (process.platform !== 'linux' || process.arch !== 'x64')
-    throw new Error(`install the Bicep CLI ${BICEP_VERSION} on PATH and run this again`);
-  if (!works('dotnet', ['--version']))
-    throw new Error(
-      `neither Bicep CLI ${BICEP_VERSION} nor the .NET SDK is on PATH: install one to lint the templates`,
-    );
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'fetch.csproj'),
-    `<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><TargetFramework>netstandard2.0</TargetFramework></PropertyGroup>
-  <ItemGroup><PackageDownload Include="Azure.Bicep.CommandLine.linux-x64" Version="[${BICEP_VERSION}]" /></ItemGroup>
-</Project>
-`,
-  );
-  console.log(`lint:infra: fetching Bicep CLI ${BICEP_VERSION} from NuGet with the .NET SDK`);
-  const r = run('dotnet', [
-    'restore',
-    join(dir, 'fetch.csproj'),
-    '--packages',
-    join(dir, 'packages'),
-    '--nologo',
-    '-v',
-    'q',
-  ]);
-  if (r.status !== 0 || !existsSync(bin))
-    throw new Error(`dotnet restore of the Bicep CLI failed:\n${r.output}`);
-  chmodSync(bin, 0o755);
-  return bin;
-}
-
-/** The pinned Bicep CLI: `bicep` from PATH when it reports the pinned version, else the NuGet copy. */
-function resolveBicep(): string {
-  const onPath = spawnSync('bicep', ['--version'], { encoding: 'utf8' });
-  if (onPath.status === 0 && onPath.stdout.includes(`version ${BICEP_VERSION} `)) return 'bicep';
-  return fetchFromNuGet();
-}
-
 function paramFile(values: Record<string, string | boolean>): string {
   const all = { environmentName: 'ci', location: LOCATION, principalId: DEPLOYER, ...values };
   const lines = Object.entries(all).map(
@@ -90,11 +44,19 @@ function bicepFiles(dir: string): string[] {
   );
 }
 
-const bicep = resolveBicep();
-const cli = (args: string[]) => run(bicep, args);
 // Outputs of an earlier run must not stand in for a failed one.
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
+// Set-up fetched it; fetching here is only for a tree set up before it did (and needs the network).
+const why = findBicep() ? undefined : cannotFetch();
+if (why) {
+  console.log(`lint:infra: skipped: ${why}`);
+  writeFileSync(join(OUT, 'skipped'), `${why}\n`);
+  process.exit(0);
+}
+const bicep = fetchBicep();
+console.log(`lint:infra: Bicep CLI ${BICEP_VERSION} (${bicep})`);
+const cli = (args: string[]) => run(bicep, args);
 let failed = false;
 for (const file of bicepFiles(join(ROOT, 'infra')).sort()) {
   const r = cli(['lint', file]);
