@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+import { getConfig } from '../shared/config.js';
 import { closeRedis } from '../shared/redis/client.js';
 import { forwardLogs } from '../shared/telemetry/logs.js';
 import { startTelemetry, stopTelemetry } from '../shared/telemetry/setup.js';
@@ -11,6 +12,12 @@ if (await startTelemetry()) forwardLogs();
 // whole list, and request bodies are counted against MAX_BODY_BYTES as they arrive instead of being
 // buffered whole first. Needs Functions host 4.28 or later (Flex Consumption has it).
 app.setup({ enableHttpStream: true });
+
+// The settings are read when the worker starts, so a bad one (REDIS_DEADLINE_MS=abc, certificate checks
+// turned off) stops the start with one line naming it, instead of a 500 from every route later.
+app.hook.appStart(() => {
+  getConfig();
+});
 
 // Close the shared client on graceful shutdown so in-flight replies are delivered, not cut off.
 app.hook.appTerminate(async () => {

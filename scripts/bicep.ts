@@ -47,7 +47,15 @@ export function fetchBicep(): string {
 </Project>
 `,
   );
-  const args = ['restore', join(DIR, 'fetch.csproj'), '--packages', join(DIR, 'packages'), '--nologo', '-v', 'q'];
+  const args = [
+    'restore',
+    join(DIR, 'fetch.csproj'),
+    '--packages',
+    join(DIR, 'packages'),
+    '--nologo',
+    '-v',
+    'q',
+  ];
   const r = spawnSync('dotnet', args, { encoding: 'utf8', cwd: ROOT });
   if (r.status !== 0 || !existsSync(NUGET_BIN)) {
     throw new Error(`dotnet restore of the Bicep CLI failed:\n${r.stdout}${r.stderr}`.trim());
@@ -61,7 +69,9 @@ export function fetchBicep(): string {
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'fetch') {
   const why = findBicep() ? undefined : cannotFetch();
   if (why) {
-    console.log(`setup: skipping the Bicep CLI: ${why}; npm run check will skip the Bicep lint and its tests`);
+    console.log(
+      `setup: skipping the Bicep CLI: ${why}; npm run check will skip the Bicep lint and its tests`,
+    );
   } else {
     console.log(`setup: Bicep CLI ${BICEP_VERSION} at ${fetchBicep()}`);
   }

@@ -78,9 +78,15 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals): () => Promise<voi
 
 /**
  * Starts redis-server in the foreground on 127.0.0.1:port, its files in `dir`, with extra arguments; no
- * snapshots unless `extra` asks for them. Resolves once it accepts connections.
+ * snapshots unless `extra` asks for them. Resolves once it accepts connections. `stop` kills it (tests), or
+ * with SIGTERM lets it save its snapshot first (`npm start`).
  */
-export async function startRedis(port: number, dir: string, extra: string[] = []): Promise<LocalProcess> {
+export async function startRedis(
+  port: number,
+  dir: string,
+  extra: string[] = [],
+  stopSignal: NodeJS.Signals = 'SIGKILL',
+): Promise<LocalProcess> {
   mkdirSync(dir, { recursive: true });
   const args = [
     ...['--bind', '127.0.0.1', '--port', String(port), '--dir', dir],
@@ -91,7 +97,7 @@ export async function startRedis(port: number, dir: string, extra: string[] = []
   const failed = new Promise<never>((_, fail) =>
     child.once('error', (e) => fail(new Error(`cannot start redis-server (is it installed?): ${e.message}`))),
   );
-  const proc = { port, child, stop: stopper(child, 'SIGKILL') };
+  const proc = { port, child, stop: stopper(child, stopSignal) };
   await Promise.race([waitForPort(port), failed]);
   return proc;
 }

@@ -5,6 +5,8 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyLocalSettings } from '../local-runner/hostConfig.js';
 import { startLocalRunner } from '../local-runner/index.js';
+import { ConfigError, parseConfig } from '../shared/config.js';
+import { seedCatalogue } from './seed.js';
 import { isListening, ROOT, startAzurite, startRedis } from './localServices.js';
 
 // What this script started, stopped again when it ends.
@@ -67,51 +69,75 @@ async function ensureRedis(): Promise<void> {
   const dir = join(ROOT, '.tmp', 'redis');
   log(`starting redis-server on 127.0.0.1:${String(port)} (data in .tmp/redis)`);
   // A snapshot now and then, so that local data survives a restart of `npm start`.
-  children.push(await startRedis(port, dir, ['--save', '60 1000']));
+  children.push(await startRedis(port, dir, ['--save', '60 1000'], 'SIGTERM'));
 }
 
-function stopChildren(): void {
-  for (const c of children) void c.stop();
+// What runs the app (the local runner or func), stopped before the services it uses.
+let app: { stop: () => Promise<void> } | undefined;
+let stopping = false;
+// A stop that takes longer than this (a hung child) ends the process anyway.
+const STOP_LIMIT_MS = 8000;
+
+/**
+ * Stops everything this script started (the app first, then Redis and Azurite), then exits. A second signal,
+ * or a stop past STOP_LIMIT_MS, exits at once: an IDE's or a process manager's stop always stops.
+ */
+async function shutdown(code: number): Promise<void> {
+  if (stopping) process.exit(code);
+  stopping = true;
+  setTimeout(() => process.exit(code), STOP_LIMIT_MS);
+  await app?.stop().catch(() => undefined);
+  await Promise.allSettled(children.map((c) => c.stop()));
+  process.exit(code);
+}
+
+function validateSettings(): void {
+  try {
+    parseConfig(process.env);
+  } catch (err) {
+    // One line naming each bad variable, instead of a 500 from every route later.
+    throw new Error(err instanceof ConfigError ? err.message : String(err), { cause: err });
+  }
 }
 
 async function main(): Promise<void> {
   loadSettings();
+  validateSettings();
   await ensureAzurite();
   await ensureRedis();
   if (onPath('func')) {
     log('Azure Functions Core Tools found: running func start');
     const func = spawn('func', ['start'], { stdio: 'inherit', cwd: ROOT });
-    func.on('exit', (code) => {
-      stopChildren();
-      process.exit(code ?? 0);
-    });
+    const exited = new Promise<void>((ok) => func.once('exit', () => ok()));
+    app = {
+      stop: async () => {
+        func.kill('SIGTERM');
+        await exited;
+      },
+    };
+    func.on('exit', (code) => void shutdown(code ?? 0));
     return;
   }
   log(
     'Azure Functions Core Tools (func) not found: using the local runner (a development tool, not the Functions host)',
   );
   const runner = await startLocalRunner({ root: ROOT, port: Number(process.env.PORT ?? 7071) });
-  log(`try: curl ${runner.url}/api/health`);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.removeAllListeners(signal);
-    process.once(signal, () => {
-      void runner.stop().finally(() => {
-        stopChildren();
-        process.exit(0);
-      });
-    });
-  }
+  app = runner;
+  await seedCatalogue(runner.url);
+  log(`open ${runner.url}/api/app (storefront) and ${runner.url}/api/docs (API reference); Ctrl+C stops`);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    stopChildren();
-    process.exit(130);
-  });
-}
+process.on('SIGINT', () => void shutdown(130));
+process.on('SIGTERM', () => void shutdown(143));
+process.on('SIGHUP', () => void shutdown(129));
+// npm passes a signal on to this process; if npm itself is killed outright, nothing would, so the loss of
+// the parent stops everything too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void shutdown(0);
+}, 500).unref();
 
 main().catch((err: unknown) => {
   console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
-  stopChildren();
-  process.exit(1);
+  void shutdown(1);
 });

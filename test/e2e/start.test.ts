@@ -1,0 +1,81 @@
+// `npm start` as a newcomer and their tools use it: stopped by SIGTERM (an IDE, a process manager) or
+// SIGINT, it stops everything it started within seconds; started with a bad setting, it refuses with one
+// line naming the variable.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { freePort, isListening } from '../../scripts/localServices.js';
+import { until } from '../support/http.js';
+
+const servers = inject('servers');
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(command: string, args: string[], env: Record<string, string>): Started {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  return { child, output: () => output, exited };
+}
+
+describe('npm start', { timeout: 120_000 }, () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'stops everything it started within seconds on %s to the npm process',
+    async (signal) => {
+      const [port, redisPort] = [await freePort(), await freePort()];
+      const started = run('npm', ['start'], {
+        PORT: String(port),
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        AzureWebJobsStorage: servers.azurite.connectionString,
+      });
+      await until('the app to answer', async () => ((await isListening(port)) ? true : undefined), 90_000);
+      expect(await isListening(redisPort)).toBe(true);
+      const sent = Date.now();
+      started.child.kill(signal);
+      await until(
+        'the app and its Redis to stop',
+        async () => (!(await isListening(port)) && !(await isListening(redisPort)) ? true : undefined),
+        10_000,
+      );
+      await started.exited;
+      expect(Date.now() - sent).toBeLessThan(10_000);
+      expect(started.output()).toContain(`open http://127.0.0.1:${port}/api/app`);
+    },
+  );
+
+  it.each([
+    ['REDIS_DEADLINE_MS', 'abc'],
+    ['NODE_TLS_REJECT_UNAUTHORIZED', '0'],
+  ])('refuses to start with %s=%s, in one line naming it', async (name, value) => {
+    for (const [command, args] of [
+      ['npm', ['start']],
+      [process.execPath, ['dist/local-runner/serve.js']],
+    ] as const) {
+      const started = run(command, [...args], {
+        [name]: value,
+        PORT: String(await freePort()),
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+        AzureWebJobsStorage: servers.azurite.connectionString,
+      });
+      expect(await started.exited).not.toBe(0);
+      const lines = started
+        .output()
+        .split('\n')
+        .filter((l) => /^(start|serve): /.test(l));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`${name}:`);
+      expect(started.output()).not.toContain('open http');
+    }
+  });
+});
