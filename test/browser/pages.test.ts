@@ -136,8 +136,11 @@ describe('pages', { timeout: 120_000 }, () => {
 
   it('plays the classic walkthrough by clicking, and shows a stale ETag as the problem detail', async () => {
     trouble = [];
-    allowed = new Set(['412 /api/carts/1/items/sku123']);
+    // This app needs a key: the catalogue's first load (by itself, without one) is a 401 the page shows.
+    allowed = new Set(['412 /api/carts/1/items/sku123', '401 /api/skus']);
     const page = await open('/api/app');
+    await expect.poll(() => page.locator('#problem').textContent()).toContain('401');
+    expect(await page.locator('#key-state').textContent()).toContain('a deployed app answers 401');
     await page.getByLabel('Function key').fill(KEY);
     await page.getByRole('button', { name: 'Use key' }).click();
     await expect.poll(() => page.locator('#skus tbody tr').count()).toBe(5);
@@ -218,6 +221,9 @@ describe('pages', { timeout: 120_000 }, () => {
       return c.width > 0 && c.toDataURL() !== blank.toDataURL();
     })()`);
     expect(drawn).toBe(true);
+    // One rate, computed one way: the text's values/s is the chart's last point.
+    const said = /, ([\d,]+) values\/s/.exec((await page.locator('#load-state').textContent()) ?? '')?.[1];
+    expect(said?.replaceAll(',', '')).toBe(await page.locator('#load-chart').getAttribute('data-last'));
     await page.screenshot({ path: join(SHOTS, 'biglist-console.png'), fullPage: true });
 
     await page.locator('#page-next').click();

@@ -44,7 +44,9 @@ async function toError(res: Response): Promise<ApiError> {
   const retry = Number(res.headers.get('Retry-After'));
   const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : undefined;
   let problem: Problem = {};
-  if ((res.headers.get('Content-Type') ?? '').includes('json')) problem = (await res.json()) as Problem;
+  // Read whole in every case: a body left unread shows up as an aborted request.
+  const text = await res.text();
+  if ((res.headers.get('Content-Type') ?? '').includes('json') && text) problem = JSON.parse(text) as Problem;
   const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
   const detail =
     [problem.detail, fields].filter(Boolean).join(' ') ||

@@ -37,7 +37,6 @@ const fmt = new Intl.NumberFormat('en-US');
 const state = {
   loadId: null as string | null,
   startedAt: 0,
-  last: { at: 0, loaded: 0 },
   // Cursors of the pages before the one shown; the last entry is the current page's.
   cursors: [] as (string | undefined)[],
   next: null as string | null,
@@ -49,7 +48,12 @@ function resetChart(): Chart<'line', number[], string> {
   chart?.destroy();
   chart = new Chart(byId('load-chart', HTMLCanvasElement), {
     type: 'line',
-    data: { labels: [], datasets: [{ label: 'values/s', data: [], borderColor: '#0b5cad', pointRadius: 2 }] },
+    data: {
+      labels: [],
+      datasets: [
+        { label: 'values/s since the load started', data: [], borderColor: '#0b5cad', pointRadius: 2 },
+      ],
+    },
     options: {
       animation: false,
       maintainAspectRatio: false,
@@ -71,14 +75,15 @@ function showStatus(s: LoadStatus): void {
     `Load ${s.loadId}: ${s.state}, ${fmt.format(s.loaded)} of ${fmt.format(s.count)} values, ` +
     `${s.segments.done}/${s.segments.total} segments${rate}${s.error ? ` (${s.error})` : ''}.`;
   byId('load-cancel', HTMLButtonElement).disabled = ENDED.has(s.state);
-  const now = performance.now();
-  if (chart && now > state.last.at && s.loaded >= state.last.loaded) {
-    const perSecond = ((s.loaded - state.last.loaded) * 1000) / (now - state.last.at);
-    chart.data.labels?.push(((now - state.startedAt) / 1000).toFixed(1));
-    chart.data.datasets[0]?.data.push(Math.round(perSecond));
+  // The chart plots the same rate the text gives, the API's (values loaded over the time since the load's
+  // first segment started), so the two can never disagree.
+  if (chart && s.valuesPerSecond !== null) {
+    chart.data.labels?.push(((performance.now() - state.startedAt) / 1000).toFixed(1));
+    chart.data.datasets[0]?.data.push(Math.round(s.valuesPerSecond));
     chart.update();
+    // The value last plotted, readable without the chart library (the page's tests compare it with the text).
+    byId('load-chart', HTMLCanvasElement).dataset.last = String(Math.round(s.valuesPerSecond));
   }
-  state.last = { at: now, loaded: s.loaded };
 }
 
 async function poll(loadId: string): Promise<void> {
@@ -101,7 +106,6 @@ async function startLoad(count: number, segmentSize: number | undefined): Promis
   const { body } = await api<{ loadId: string }>('POST', 'biglist/loads', { body: input });
   state.loadId = body.loadId;
   state.startedAt = performance.now();
-  state.last = { at: state.startedAt, loaded: 0 };
   resetChart();
   await poll(body.loadId);
 }

@@ -9,7 +9,7 @@ import './app.css';
 function showKeyState(): void {
   byId('key-state', HTMLElement).textContent = functionKey.get()
     ? 'Key kept for this tab.'
-    : 'No key yet: routes other than health need one.';
+    : 'No key typed: the local runner needs none; a deployed app answers 401 until you type its function key.';
 }
 
 byId('key-form', HTMLFormElement).addEventListener('submit', (e) => {
@@ -24,5 +24,5 @@ byId('key-form', HTMLFormElement).addEventListener('submit', (e) => {
 showKeyState();
 startShop();
 startBiglist();
-// Without a key every call would be a 401: wait for the person to type one.
-if (functionKey.get()) reloadCatalogue();
+// The catalogue loads by itself; where a key is needed and none was typed, the 401 says so.
+reloadCatalogue();
