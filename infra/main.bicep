@@ -7,7 +7,7 @@ targetScope = 'subscription'
 param environmentName string
 
 // Regions offering Flex Consumption (the list of the official Flex Consumption azd quickstart, without its
-// canary region); AMR is offered in each, though not every size everywhere: see the README.
+// canary region); AMR is offered in each, though not every size everywhere: see docs/deploying.md.
 @minLength(1)
 @description('Azure region for every resource')
 @allowed([
@@ -56,7 +56,7 @@ param principalType string = 'User'
 @description('Give the deploying principal Redis and storage data access (Redis Insight, local runs); on for development, off for production')
 param grantDeployerDataAccess bool = true
 
-@description('Azure Managed Redis SKU (Balanced_B0 is the smallest; see the README for sizes and cost)')
+@description('Azure Managed Redis SKU (Balanced_B0 is the smallest; see docs/deploying.md for sizes and cost)')
 @allowed([
   'Balanced_B0'
   'Balanced_B1'
@@ -124,7 +124,7 @@ param redisPersistence string = 'none'
 @allowed(['22'])
 param nodeVersion string = '22'
 
-@description('Upper bound on Flex Consumption instances; each holds its own Redis connections (see the README)')
+@description('Upper bound on Flex Consumption instances; each holds its own Redis connections (see docs/deploying.md)')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100

@@ -4,7 +4,7 @@
 //
 // A command is first noted cheaply (name, times, outcome) and becomes a span only when its invocation's
 // trace is kept by the sampling: a span costs about 5 µs to make and end, a request runs 5 to 25
-// commands, and most successful traces are dropped anyway (README, Observability).
+// commands, and most successful traces are dropped anyway (docs/observability.md).
 import { tracingChannel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';

@@ -84,7 +84,7 @@ export async function startTelemetry(targets?: TelemetryTargets, env = process.e
   setTelemetryOn(true);
   resetInstruments();
   // node-redis's own metrics (command duration, connections, errors) and a span per Redis command:
-  // REDIS_TELEMETRY=spans, metrics, or on for both (README, Observability, for what each costs).
+  // REDIS_TELEMETRY=spans, metrics, or on for both (docs/observability.md, for what each costs).
   const redis = env.REDIS_TELEMETRY ?? 'off';
   if ((redis === 'on' || redis === 'metrics') && !redisMetricsOn) {
     RedisOpenTelemetry.init({
