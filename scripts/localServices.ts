@@ -104,6 +104,7 @@ export async function startRedis(
 
 /** A running Azurite. */
 export interface AzuriteProcess {
+  child: ChildProcess;
   blobPort: number;
   queuePort: number;
   connectionString: string;
@@ -146,6 +147,7 @@ export async function startAzurite(
     throw err;
   }
   return {
+    child,
     blobPort: ports.blob,
     queuePort: ports.queue,
     connectionString: azuriteConnectionString(ports.blob, ports.queue),

@@ -1,6 +1,6 @@
 // `npm start`: runs the app locally, starting whatever is missing (Azurite, a local Redis), then
 // `func start` when Azure Functions Core Tools are installed, else the project's local runner.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyLocalSettings } from '../local-runner/hostConfig.js';
@@ -10,7 +10,7 @@ import { seedCatalogue } from './seed.js';
 import { isListening, ROOT, startAzurite, startRedis } from './localServices.js';
 
 // What this script started, stopped again when it ends.
-const children: Array<{ stop: () => Promise<void> }> = [];
+const children: Array<{ stop: () => Promise<void>; child: ChildProcess }> = [];
 
 function log(message: string): void {
   console.log(`start: ${message}`);
@@ -78,17 +78,28 @@ let stopping = false;
 // A stop that takes longer than this (a hung child) ends the process anyway.
 const STOP_LIMIT_MS = 8000;
 
+/** Kills what is left at once and exits: a second signal, or a stop that took too long. */
+function forceExit(code: number): never {
+  for (const c of children) c.child.kill('SIGKILL');
+  process.exit(code);
+}
+
 /**
  * Stops everything this script started (the app first, then Redis and Azurite), then exits. A second signal,
- * or a stop past STOP_LIMIT_MS, exits at once: an IDE's or a process manager's stop always stops.
+ * or a stop past STOP_LIMIT_MS, kills what is left: an IDE's or a process manager's stop always stops.
  */
 async function shutdown(code: number): Promise<void> {
-  if (stopping) process.exit(code);
+  if (stopping) return;
   stopping = true;
-  setTimeout(() => process.exit(code), STOP_LIMIT_MS);
+  setTimeout(() => forceExit(code), STOP_LIMIT_MS);
   await app?.stop().catch(() => undefined);
   await Promise.allSettled(children.map((c) => c.stop()));
   process.exit(code);
+}
+
+function onSignal(code: number): void {
+  if (stopping) forceExit(code);
+  void shutdown(code);
 }
 
 function validateSettings(): void {
@@ -127,9 +138,9 @@ async function main(): Promise<void> {
   log(`open ${runner.url}/api/app (storefront) and ${runner.url}/api/docs (API reference); Ctrl+C stops`);
 }
 
-process.on('SIGINT', () => void shutdown(130));
-process.on('SIGTERM', () => void shutdown(143));
-process.on('SIGHUP', () => void shutdown(129));
+process.on('SIGINT', () => onSignal(130));
+process.on('SIGTERM', () => onSignal(143));
+process.on('SIGHUP', () => onSignal(129));
 // npm passes a signal on to this process; if npm itself is killed outright, nothing would, so the loss of
 // the parent stops everything too.
 const parent = process.ppid;
@@ -138,6 +149,8 @@ setInterval(() => {
 }, 500).unref();
 
 main().catch((err: unknown) => {
+  // A step cut short by a stop already under way (the seeding, say) is no failure of its own.
+  if (stopping) return;
   console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
   void shutdown(1);
 });
