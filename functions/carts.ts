@@ -1,28 +1,14 @@
 import {
   AddCartItemInput,
-  Cart,
   CartItemPath,
   CartPath,
   RemoveCartItemQuery,
   SetCartItemInput,
 } from '../shared/carts/schema.js';
 import * as carts from '../shared/carts/service.js';
-import type { VersionedCart } from '../shared/carts/service.js';
-import { replayedHeaders } from '../shared/http/idempotency.js';
+import { cartOk, cartResponse, ifMatchHeader as ifMatch, written } from '../shared/http/carts.js';
 import { parseIfMatch } from '../shared/http/request.js';
-import { defineRoute, empty, json, type HeaderDoc } from '../shared/http/route.js';
-import type { Outcome } from '../shared/idempotency.js';
-
-const cartResponse = ({ cart, etag }: VersionedCart, headers: Record<string, string> = {}) =>
-  json(200, cart, { ...(etag === undefined ? {} : { ETag: `"${etag}"` }), ...headers });
-const written = ({ value, replayed }: Outcome<VersionedCart>) =>
-  cartResponse(value, replayedHeaders(replayed));
-const cartOk = { description: 'The cart, priced', schema: Cart, headers: ['ETag'] };
-const ifMatch: HeaderDoc = {
-  name: 'If-Match',
-  description:
-    'Strong ETag(s) of the cart this change is based on, or "*" (RFC 9110): 412 when none is the current ETag; weak tags never match; 400 only when the header is malformed. The ETag changes whenever the cart representation does, a SKU price change included',
-};
+import { defineRoute, empty } from '../shared/http/route.js';
 
 export const getCart = defineRoute({
   name: 'getCart',

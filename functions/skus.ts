@@ -25,7 +25,8 @@ export const getSku = defineRoute({
   name: 'getSku',
   method: 'GET',
   path: '/skus/{skuId}',
-  authLevel: 'function',
+  // A catalogue is public: anyone may read it, only the admin role may change it.
+  authLevel: 'anonymous',
   summary: 'Read a SKU',
   tag: 'skus',
   params: SkuPath,
@@ -38,7 +39,7 @@ export const listSkus = defineRoute({
   name: 'listSkus',
   method: 'GET',
   path: '/skus',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'A page of SKUs in id order, with a cursor',
   tag: 'skus',
   query: ListSkusQuery,

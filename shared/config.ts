@@ -66,6 +66,12 @@ const EnvSchema = z.object({
     .regex(/^[a-z0-9]{3,24}$/, { error: 'must be a storage account name' })
     .optional(),
   AzureWebJobsStorage__clientId: z.string().min(1).optional(),
+  // Sign-in (OpenID Connect): the issuer whose tokens the app accepts, and the audience they must name.
+  AUTH_ISSUER: z.url({ protocol: /^https?$/, error: 'must be the issuer URL (https://...)' }).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_ADMIN_ROLE: z.string().min(1).default('Cart.Admin'),
+  AUTH_CLOCK_SKEW_SECONDS: wholeNumber(0, 300).default(60),
+  AUTH_JWKS_COOLDOWN_SECONDS: positiveInt(3600).default(30),
 });
 
 /** Authentication settings for the Redis connection. */
@@ -95,6 +101,16 @@ export type StorageConfig =
   | { mode: 'identity'; queueServiceUri: string; clientId: string | undefined }
   | { mode: 'none' };
 
+/** Sign-in: tokens are verified in the app against this issuer's keys; undefined when sign-in is off. */
+export interface AuthConfig {
+  issuer: string;
+  audience: string;
+  adminRole: string;
+  clockSkewSeconds: number;
+  /** An unknown key id refetches the issuer's key set at most this often. */
+  jwksCooldownMs: number;
+}
+
 /** The application's settings. */
 export interface AppConfig {
   redis: RedisConfig;
@@ -109,6 +125,7 @@ export interface AppConfig {
   /** How segments are written: RESTORE (verified first in auto, falling back to LPUSH) or LPUSH only. */
   biglistWriteMode: 'auto' | 'restore' | 'lpush';
   storage: StorageConfig;
+  auth: AuthConfig | undefined;
 }
 
 /** True for a host name or address that never leaves this machine. */
@@ -204,6 +221,26 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     biglistStallMs: e.BIGLIST_STALL_SECONDS * 1000,
     biglistWriteMode: e.BIGLIST_WRITE_MODE,
     storage: storageFrom(e),
+    auth: authFrom(e),
+  };
+}
+
+function authFrom(e: z.output<typeof EnvSchema>): AuthConfig | undefined {
+  if (!e.AUTH_ISSUER) return undefined;
+  if (!e.AUTH_AUDIENCE) {
+    throw new ConfigError('Invalid configuration: AUTH_AUDIENCE: required when AUTH_ISSUER is set');
+  }
+  const issuer = new URL(e.AUTH_ISSUER);
+  // Tokens travel to and keys come from the issuer: plain HTTP only for a development issuer on this machine.
+  if (issuer.protocol !== 'https:' && !isLoopback(issuer.hostname.replace(/^\[(.*)\]$/, '$1'))) {
+    throw new ConfigError('Invalid configuration: AUTH_ISSUER: must be https:// (http only on loopback)');
+  }
+  return {
+    issuer: e.AUTH_ISSUER,
+    audience: e.AUTH_AUDIENCE,
+    adminRole: e.AUTH_ADMIN_ROLE,
+    clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+    jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_SECONDS * 1000,
   };
 }
 

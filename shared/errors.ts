@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   body_required: 400,
   invalid_json: 400,
   invalid_cursor: 400,
+  unauthorized: 401,
+  forbidden: 403,
   user_not_found: 404,
   sku_not_found: 404,
   cart_line_not_found: 404,
@@ -37,6 +39,8 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
   internal_error: 500,
+  sign_in_not_configured: 501,
+  auth_unavailable: 503,
   redis_unavailable: 503,
   queue_unavailable: 503,
 } as const;
@@ -58,6 +62,8 @@ export interface ErrorDetails {
   retryAfterSeconds?: number;
   /** The API path of the resource the error is about (e.g. the load that is running). */
   see?: string;
+  /** The challenge of a 401 (RFC 6750), sent as WWW-Authenticate. */
+  wwwAuthenticate?: string;
   cause?: unknown;
 }
 
@@ -143,6 +149,30 @@ export const errors = {
   /** The Idempotency-Key was used with another body. */
   idempotencyKeyReused: () =>
     new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body.'),
+  /** No bearer token (RFC 6750: a bare challenge), or one that failed verification (`invalid_token`). */
+  unauthorized: (why?: string) =>
+    new AppError(
+      'unauthorized',
+      why ? `The access token is not valid: ${why}.` : 'Sign in: send a bearer access token.',
+      {
+        wwwAuthenticate: why
+          ? `Bearer error="invalid_token", error_description="${why.replace(/["\\]/g, '')}"`
+          : 'Bearer',
+      },
+    ),
+  /** A valid token without the role the route needs. */
+  forbidden: (role: string) =>
+    new AppError('forbidden', `This needs the ${role} role.`, {
+      wwwAuthenticate: 'Bearer error="insufficient_scope"',
+    }),
+  /** The issuer's signing keys could not be fetched in time for a token that needs them. */
+  authUnavailable: () =>
+    new AppError('auth_unavailable', "The sign-in provider's keys could not be fetched. Retry later.", {
+      retryAfterSeconds: 5,
+    }),
+  /** A shopper route on an app without AUTH_ISSUER. */
+  signInNotConfigured: () =>
+    new AppError('sign_in_not_configured', 'Sign-in is not configured on this app (AUTH_ISSUER is not set).'),
 };
 
 /** Redis could not be reached (connect failed or timed out); maps to 503. */

@@ -24,6 +24,9 @@ export function errorCodes(route: DeclaredRoute): ErrorCode[] {
   if (route.idempotent) {
     codes.add('idempotency_key_reused');
   }
+  // Admin routes with sign-in on, and shopper routes, check a bearer token.
+  if (route.authLevel === 'function')
+    for (const c of ['unauthorized', 'forbidden', 'auth_unavailable'] as const) codes.add(c);
   codes.add('internal_error');
   if (!route.offline) codes.add('redis_unavailable');
   return [...codes];
@@ -104,7 +107,11 @@ function operation(route: DeclaredRoute): Record<string, unknown> {
     operationId: route.name,
     summary: route.summary,
     tags: [route.tag],
-    ...(route.authLevel === 'anonymous' ? { security: [] } : {}),
+    ...(route.bearer
+      ? { security: [{ bearer: [] }] }
+      : route.authLevel === 'anonymous'
+        ? { security: [] }
+        : {}),
     parameters: parameters(route),
     ...(route.body
       ? {
@@ -137,12 +144,14 @@ export function openApiDocument(
     servers: [{ url: serverUrl }],
     // The header only: a key in the query string ends up in logs and browser history (the host accepts
     // ?code= too, but nothing here offers it).
-    security: [{ functionKey: [] }],
+    // Admin routes: the function key alone, or with a bearer token of the admin role once sign-in is on.
+    security: [{ functionKey: [] }, { functionKey: [], bearer: [] }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name, description: `${name} operations` })),
     paths,
     components: {
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
       },
     },
   };

@@ -29,6 +29,7 @@ export type Problem = z.infer<typeof Problem>;
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
@@ -38,6 +39,7 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
 };
 
@@ -90,6 +92,7 @@ export function toErrorResponse(thrown: unknown, context: InvocationContext): Ht
     if (err.details.retryAfterSeconds !== undefined)
       headers['Retry-After'] = String(err.details.retryAfterSeconds);
     if (err.details.see !== undefined) headers.Location = `/api${err.details.see}`;
+    if (err.details.wwwAuthenticate !== undefined) headers['WWW-Authenticate'] = err.details.wwwAuthenticate;
     return problemResponse(err.code, err.message, { errors: err.details.errors, headers });
   }
   const unavailable = isRedisUnavailable(err)

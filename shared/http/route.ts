@@ -10,7 +10,9 @@ import {
   type InvocationContext,
 } from '@azure/functions';
 import type { z } from 'zod';
-import type { ErrorCode } from '../errors.js';
+import { verifyBearer, type Principal } from '../auth/verify.js';
+import { getConfig } from '../config.js';
+import { errors, type ErrorCode } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
 import { inRequestSpan } from '../telemetry/spans.js';
 import { idempotencyOf } from './idempotency.js';
@@ -42,6 +44,8 @@ export interface RouteInput<P, Q, B> {
   body: Out<B>;
   /** The request's Idempotency-Key and fingerprint, on routes that honour the header. */
   idempotency: Idempotency | undefined;
+  /** Who the verified bearer token speaks for: always on shopper routes, on admin routes when sign-in is on. */
+  principal: Principal | undefined;
   request: HttpRequest;
 }
 
@@ -69,6 +73,8 @@ export interface DeclaredRoute {
   idempotent?: boolean;
   /** The route answers without Redis (so never redis_unavailable). */
   offline?: boolean;
+  /** The route takes a bearer access token (verified by the app, not the host). */
+  bearer?: boolean;
 }
 
 /** A route's full declaration. */
@@ -99,6 +105,13 @@ export function defineRoute<
 >(spec: RouteSpec<P, Q, B>): HttpHandler {
   const inner = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     try {
+      // Who may call comes before what they sent: a stranger learns nothing from validation errors.
+      const principal =
+        spec.authLevel === 'function'
+          ? await adminGate(request)
+          : spec.bearer
+            ? await verifyBearer(request.headers.get('authorization'))
+            : undefined;
       const params = (
         spec.params ? parseWith(spec.params, { ...request.params }, 'path') : undefined
       ) as Out<P>;
@@ -108,7 +121,7 @@ export function defineRoute<
       const idempotency = spec.idempotency
         ? idempotencyOf(request, spec.idempotency({ params, query }), text)
         : undefined;
-      return await spec.handler({ params, query, body, idempotency, request }, context);
+      return await spec.handler({ params, query, body, idempotency, principal, request }, context);
     } catch (err) {
       return toErrorResponse(err, context);
     }
@@ -139,8 +152,21 @@ export function defineRoute<
     errors: spec.errors ?? [],
     idempotent: spec.idempotency !== undefined,
     offline: spec.offline ?? false,
+    bearer: spec.bearer ?? false,
   });
   return handler;
+}
+
+/**
+ * Admin routes: the host checks the function key; with sign-in configured they also need a bearer token with
+ * the admin role (automation gets one by client credentials), 401 without a valid token, 403 without the role.
+ */
+async function adminGate(request: HttpRequest): Promise<Principal | undefined> {
+  const auth = getConfig().auth;
+  if (!auth) return undefined;
+  const principal = await verifyBearer(request.headers.get('authorization'));
+  if (!principal.admin) throw errors.forbidden(auth.adminRole);
+  return principal;
 }
 
 /**

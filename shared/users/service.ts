@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
-import { errors, isRedisUnavailable } from '../errors.js';
+import { AppError, errors, isRedisUnavailable } from '../errors.js';
 import type { Idempotency, Outcome } from '../idempotency.js';
 import { getRedis } from '../redis/client.js';
 import type { CreateUserInput, UpdateUserInput, User } from './schema.js';
@@ -43,6 +43,35 @@ export async function createUser(input: CreateUserInput, idempotency?: Idempoten
     if (!isRedisUnavailable(err)) throw err;
   }
   return { value: user, replayed: false };
+}
+
+/**
+ * The signed-in shopper's profile: `user:{id}` as it is, or created from the token's claims (given_name,
+ * family_name, email where present) on first use, so a shopper can add to their cart at once.
+ */
+export async function profileOf(principal: {
+  userId: string;
+  givenName: string | undefined;
+  familyName: string | undefined;
+  email: string | undefined;
+}): Promise<User> {
+  const found = await findUser(await getRedis(), principal.userId);
+  if (found) return found;
+  const email = principal.email && /^[^@\s]+@[^@\s]+$/.test(principal.email) ? principal.email : undefined;
+  try {
+    return (
+      await createUser({
+        id: principal.userId,
+        firstName: principal.givenName ?? '',
+        lastName: principal.familyName ?? '',
+        ...(email ? { email } : {}),
+      })
+    ).value;
+  } catch (err) {
+    // Two first requests at once: the other one created it.
+    if (err instanceof AppError && err.code === 'user_exists') return getUser(principal.userId);
+    throw err;
+  }
 }
 
 /** Reads a user; 404 when absent. */

@@ -633,8 +633,11 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
       expect(runner.httpFunctions.length).toBeGreaterThan(10);
       for (const f of runner.httpFunctions) expect(ids).toContain(f);
       // Only the header scheme: Swagger UI's Authorize must never put the key in a URL.
-      const schemes = Object.values(res.body.components.securitySchemes as Record<string, { in: string }>);
-      expect(schemes.map((s) => s.in)).toEqual(['header']);
+      const schemes = res.body.components.securitySchemes as Record<string, { type: string; in?: string }>;
+      expect(schemes).toEqual({
+        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      });
     });
 
     it('sends the security headers on every response of every route, successes and problems alike', async () => {

@@ -48,6 +48,20 @@ describe('toErrorResponse', () => {
     });
   });
 
+  it('sends the Bearer challenge of RFC 6750 with a 401, and invalid_token for a bad token', () => {
+    expect(toErrorResponse(errors.unauthorized(), testContext()).headers).toMatchObject({
+      'WWW-Authenticate': 'Bearer',
+    });
+    const bad = toErrorResponse(errors.unauthorized('expired'), testContext());
+    expect([bad.status, (bad.headers as Record<string, string>)['WWW-Authenticate']]).toEqual([
+      401,
+      'Bearer error="invalid_token", error_description="expired"',
+    ]);
+    expect(toErrorResponse(errors.authUnavailable(), testContext()).headers).toMatchObject({
+      'Retry-After': '5',
+    });
+  });
+
   it('maps a queue that cannot take messages to 503 queue_unavailable with Retry-After', () => {
     const res = toErrorResponse(new QueueUnavailableError('storage down'), testContext());
     expect([res.status, body(res).code]).toEqual([503, 'queue_unavailable']);
@@ -150,6 +164,10 @@ describe('the error catalogue', () => {
       errors.bodyTooLarge(10),
       errors.unsupportedMediaType(),
       errors.idempotencyKeyReused(),
+      errors.unauthorized(),
+      errors.forbidden('Cart.Admin'),
+      errors.authUnavailable(),
+      errors.signInNotConfigured(),
     ];
     for (const e of made) expect([e.code, e.status]).toEqual([e.code, ERROR_STATUS[e.code]]);
     // Every catalogued code is made by a factory, or by the mapper (internal and unavailable errors).

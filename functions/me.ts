@@ -1,0 +1,125 @@
+import type { Principal } from '../shared/auth/verify.js';
+import { AddCartItemInput, RemoveCartItemQuery, SetCartItemInput } from '../shared/carts/schema.js';
+import * as carts from '../shared/carts/service.js';
+import { errors, type ErrorCode } from '../shared/errors.js';
+import { cartOk, cartResponse, ifMatchHeader, written } from '../shared/http/carts.js';
+import { parseIfMatch } from '../shared/http/request.js';
+import { defineRoute, empty, json } from '../shared/http/route.js';
+import { Id } from '../shared/ids.js';
+import { User } from '../shared/users/schema.js';
+import * as users from '../shared/users/service.js';
+import { z } from 'zod';
+
+// The signed-in shopper's own resources: anonymous at the host, the bearer token checked by the app. The
+// user id is the token's, never a path parameter, so no route can name (or reveal) another shopper's cart.
+const signIn: ErrorCode[] = ['unauthorized', 'auth_unavailable', 'sign_in_not_configured'];
+const LinePath = z.object({ skuId: Id });
+
+/** The shopper's user id, their `user:{id}` created from the token on their first request. */
+async function shopper(principal: Principal | undefined): Promise<string> {
+  if (!principal) throw errors.unauthorized();
+  return (await users.profileOf(principal)).id;
+}
+
+export const getMe = defineRoute({
+  name: 'getMe',
+  method: 'GET',
+  path: '/me',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary: "The signed-in shopper's profile, created from the token's claims on first use",
+  tag: 'me',
+  responses: { 200: { description: 'The profile', schema: User } },
+  errors: signIn,
+  handler: async ({ principal }) => json(200, await users.getUser(await shopper(principal))),
+});
+
+export const getMyCart = defineRoute({
+  name: 'getMyCart',
+  method: 'GET',
+  path: '/me/cart',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary: "The signed-in shopper's cart with line and grand totals",
+  tag: 'me',
+  responses: { 200: cartOk },
+  errors: signIn,
+  handler: async ({ principal }) => cartResponse(await carts.getCart(await shopper(principal))),
+});
+
+export const clearMyCart = defineRoute({
+  name: 'clearMyCart',
+  method: 'DELETE',
+  path: '/me/cart',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary: "Empty the signed-in shopper's cart",
+  tag: 'me',
+  responses: { 204: { description: 'Emptied' } },
+  errors: signIn,
+  handler: async ({ principal }) => {
+    await carts.clearCart(await shopper(principal));
+    return empty();
+  },
+});
+
+export const addMyCartItem = defineRoute({
+  name: 'addMyCartItem',
+  method: 'POST',
+  path: '/me/cart/items',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary: "Add to a line of the signed-in shopper's cart",
+  tag: 'me',
+  body: AddCartItemInput,
+  idempotency: () => 'POST items',
+  responses: { 200: cartOk },
+  errors: [...signIn, 'sku_not_found', 'quantity_limit_exceeded'],
+  handler: async ({ principal, body, idempotency }) =>
+    written(await carts.addItem(await shopper(principal), body.skuId, body.quantity, idempotency)),
+});
+
+export const setMyCartItem = defineRoute({
+  name: 'setMyCartItem',
+  method: 'PUT',
+  path: '/me/cart/items/{skuId}',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary: "Set a line's quantity in the signed-in shopper's cart (0 removes it)",
+  tag: 'me',
+  params: LinePath,
+  headers: [ifMatchHeader],
+  body: SetCartItemInput,
+  responses: { 200: cartOk },
+  errors: [...signIn, 'sku_not_found', 'quantity_limit_exceeded', 'precondition_failed'],
+  handler: async ({ principal, params, body, request }) =>
+    written(
+      await carts.setItem(await shopper(principal), params.skuId, body.quantity, parseIfMatch(request)),
+    ),
+});
+
+export const removeMyCartItem = defineRoute({
+  name: 'removeMyCartItem',
+  method: 'DELETE',
+  path: '/me/cart/items/{skuId}',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary: "Decrement a line of the signed-in shopper's cart by quantity, or remove it",
+  tag: 'me',
+  params: LinePath,
+  query: RemoveCartItemQuery,
+  headers: [ifMatchHeader],
+  idempotency: ({ params, query }) => `DELETE items/${params.skuId}?quantity=${query.quantity ?? ''}`,
+  responses: { 200: cartOk },
+  errors: [...signIn, 'cart_line_not_found', 'precondition_failed'],
+  handler: async ({ principal, params, query, request, idempotency }) =>
+    written(
+      await carts.removeItem(
+        await shopper(principal),
+        params.skuId,
+        query.quantity,
+        parseIfMatch(request),
+        idempotency,
+      ),
+    ),
+});
