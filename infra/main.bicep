@@ -136,6 +136,12 @@ param instanceMemoryMB int = 2048
 @description('Share of successful request traces sent to Application Insights, 0 to 1 (failed ones are always sent)')
 param traceSampleRatio string = '1'
 
+@description('Sign-in: the OpenID issuer whose access tokens the app accepts (Microsoft Entra External ID: the tenant\'s issuer from its /.well-known/openid-configuration); empty turns sign-in off')
+param authIssuer string = ''
+
+@description('Sign-in: the audience the access tokens must name (the API app registration\'s Application ID URI or client id)')
+param authAudience string = ''
+
 @description('Put Redis and storage behind private endpoints in a VNet the app is integrated with, and close their public access')
 param enablePrivateNetworking bool = false
 
@@ -235,6 +241,8 @@ module app 'modules/functionApp.bicep' = {
     subnetId: enablePrivateNetworking ? network!.outputs.appSubnetId : ''
     traceSampleRatio: traceSampleRatio
     workspaceId: monitoring.outputs.workspaceId
+    authIssuer: authIssuer
+    authAudience: authAudience
   }
   // The host reaches storage with the identity's roles: they exist first. (The private endpoints do too:
   // the subnet id above comes from the network module.)

@@ -21,8 +21,12 @@ const VARIANTS: Record<string, Record<string, string | boolean>> = {
   default: {},
   // Private networking, no data access for the deployer, AOF persistence: a production shape.
   private: { enablePrivateNetworking: true, grantDeployerDataAccess: false, redisPersistence: 'aof' },
-  // A CI pipeline signed in as a service principal, deploying a development environment.
-  pipeline: { principalType: 'ServicePrincipal' },
+  // A CI pipeline signed in as a service principal, deploying a development environment with sign-in on.
+  pipeline: {
+    principalType: 'ServicePrincipal',
+    authIssuer: 'https://contoso.ciamlogin.com/00000000-0000-0000-0000-0000000000bb/v2.0',
+    authAudience: 'api://cart',
+  },
 };
 
 function run(cmd: string, args: string[]): { status: number; output: string } {

@@ -25,6 +25,12 @@ param traceSampleRatio string
 @description('Log Analytics workspace receiving the app\'s logs and metrics')
 param workspaceId string
 
+@description('Sign-in: the OpenID issuer of shoppers\' access tokens; empty turns sign-in off')
+param authIssuer string
+
+@description('Sign-in: the audience those tokens name')
+param authAudience string
+
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
@@ -94,6 +100,10 @@ resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
     // The same parameter creates the database and tells the app which client to use: they cannot disagree.
     REDIS_CLUSTER: redisClusteringPolicy == 'OSSCluster' ? 'true' : 'false'
     REDIS_AUTH: 'entra'
+    // Not secrets: an issuer URL and an audience (the app verifies tokens with the issuer's public keys).
+    // Empty (the default) means sign-in off: the app reads an empty setting as unset.
+    AUTH_ISSUER: authIssuer
+    AUTH_AUDIENCE: authAudience
   }
 }
 

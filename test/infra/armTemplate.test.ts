@@ -390,6 +390,17 @@ describe.skipIf(skipped !== undefined)('infra/main.bicep (compiled)', () => {
     });
   });
 
+  it('sets the sign-in issuer and audience only when given, as plain settings', () => {
+    const off = one('default', 'Microsoft.Web/sites/config').properties ?? {};
+    // Empty is unset for the app: sign-in off.
+    expect([off.AUTH_ISSUER, off.AUTH_AUDIENCE]).toEqual(['', '']);
+    const on = one('pipeline', 'Microsoft.Web/sites/config').properties ?? {};
+    expect(on).toMatchObject({
+      AUTH_ISSUER: 'https://contoso.ciamlogin.com/00000000-0000-0000-0000-0000000000bb/v2.0',
+      AUTH_AUDIENCE: 'api://cart',
+    });
+  });
+
   it('configures the worker telemetry for Application Insights with the managed identity and no secret', () => {
     const settings = one('default', 'Microsoft.Web/sites/config').properties ?? {};
     expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toContain(
