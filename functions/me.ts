@@ -1,7 +1,7 @@
 import type { Principal } from '../shared/auth/verify.js';
 import { AddCartItemInput, RemoveCartItemQuery, SetCartItemInput } from '../shared/carts/schema.js';
 import * as carts from '../shared/carts/service.js';
-import { errors, type ErrorCode } from '../shared/errors.js';
+import { AppError, errors, type ErrorCode } from '../shared/errors.js';
 import { cartOk, cartResponse, ifMatchHeader, written } from '../shared/http/carts.js';
 import { parseIfMatch } from '../shared/http/request.js';
 import { defineRoute, empty, json } from '../shared/http/route.js';
@@ -15,10 +15,23 @@ import { z } from 'zod';
 const signIn: ErrorCode[] = ['unauthorized', 'auth_unavailable', 'sign_in_not_configured'];
 const LinePath = z.object({ skuId: Id });
 
-/** The shopper's user id, their `user:{id}` created from the token on their first request. */
-async function shopper(principal: Principal | undefined): Promise<string> {
+/**
+ * Runs a cart action for the shopper. Their `user:{id}` is created from the token on the first request that
+ * finds none (the cart service answers user_not_found before changing anything), so later requests pay no
+ * extra round trip for it.
+ */
+async function forShopper<T>(
+  principal: Principal | undefined,
+  act: (userId: string) => Promise<T>,
+): Promise<T> {
   if (!principal) throw errors.unauthorized();
-  return (await users.profileOf(principal)).id;
+  try {
+    return await act(principal.userId);
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === 'user_not_found')) throw err;
+    await users.profileOf(principal);
+    return act(principal.userId);
+  }
 }
 
 export const getMe = defineRoute({
@@ -31,7 +44,10 @@ export const getMe = defineRoute({
   tag: 'me',
   responses: { 200: { description: 'The profile', schema: User } },
   errors: signIn,
-  handler: async ({ principal }) => json(200, await users.getUser(await shopper(principal))),
+  handler: async ({ principal }) => {
+    if (!principal) throw errors.unauthorized();
+    return json(200, await users.profileOf(principal));
+  },
 });
 
 export const getMyCart = defineRoute({
@@ -44,7 +60,7 @@ export const getMyCart = defineRoute({
   tag: 'me',
   responses: { 200: cartOk },
   errors: signIn,
-  handler: async ({ principal }) => cartResponse(await carts.getCart(await shopper(principal))),
+  handler: async ({ principal }) => cartResponse(await forShopper(principal, (id) => carts.getCart(id))),
 });
 
 export const clearMyCart = defineRoute({
@@ -58,7 +74,7 @@ export const clearMyCart = defineRoute({
   responses: { 204: { description: 'Emptied' } },
   errors: signIn,
   handler: async ({ principal }) => {
-    await carts.clearCart(await shopper(principal));
+    await forShopper(principal, (id) => carts.clearCart(id));
     return empty();
   },
 });
@@ -76,7 +92,7 @@ export const addMyCartItem = defineRoute({
   responses: { 200: cartOk },
   errors: [...signIn, 'sku_not_found', 'quantity_limit_exceeded'],
   handler: async ({ principal, body, idempotency }) =>
-    written(await carts.addItem(await shopper(principal), body.skuId, body.quantity, idempotency)),
+    written(await forShopper(principal, (id) => carts.addItem(id, body.skuId, body.quantity, idempotency))),
 });
 
 export const setMyCartItem = defineRoute({
@@ -94,7 +110,9 @@ export const setMyCartItem = defineRoute({
   errors: [...signIn, 'sku_not_found', 'quantity_limit_exceeded', 'precondition_failed'],
   handler: async ({ principal, params, body, request }) =>
     written(
-      await carts.setItem(await shopper(principal), params.skuId, body.quantity, parseIfMatch(request)),
+      await forShopper(principal, (id) =>
+        carts.setItem(id, params.skuId, body.quantity, parseIfMatch(request)),
+      ),
     ),
 });
 
@@ -114,12 +132,8 @@ export const removeMyCartItem = defineRoute({
   errors: [...signIn, 'cart_line_not_found', 'precondition_failed'],
   handler: async ({ principal, params, query, request, idempotency }) =>
     written(
-      await carts.removeItem(
-        await shopper(principal),
-        params.skuId,
-        query.quantity,
-        parseIfMatch(request),
-        idempotency,
+      await forShopper(principal, (id) =>
+        carts.removeItem(id, params.skuId, query.quantity, parseIfMatch(request), idempotency),
       ),
     ),
 });
