@@ -1,6 +1,7 @@
 // Builds the browser pages (web/) into dist/web with content-hashed asset names; the Function App serves
 // them at /api/docs, /api/app and /api/assets/* (shared/web/assets.ts).
 import { resolve } from 'node:path';
+
 import { defineConfig } from 'vite';
 
 const web = resolve(import.meta.dirname, 'web');

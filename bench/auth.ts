@@ -7,9 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+
 import functions, { type HttpHandler, type HttpResponseInit } from '@azure/functions';
-import { freePort, startRedis } from '../scripts/localServices.js';
+
 import { startDevIssuer } from '../scripts/devIssuer.js';
+import { freePort, startRedis } from '../scripts/localServices.js';
 import { printTable } from './support.js';
 
 const CONCURRENCY = 16;

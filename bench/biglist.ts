@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
 import { QueueServiceClient } from '@azure/storage-queue';
 import { createClient } from 'redis';
+
 import { freePort, startAzurite, startRedis } from '../scripts/localServices.js';
 import { median, printTable, startNode, stop } from './support.js';
 

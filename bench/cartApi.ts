@@ -14,8 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+
 import functions, { type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { createClient } from 'redis';
+
 import { freePort, startRedis } from '../scripts/localServices.js';
 import { median, printTable } from './support.js';
 

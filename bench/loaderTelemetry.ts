@@ -6,8 +6,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+
 import { QueueServiceClient } from '@azure/storage-queue';
 import { createClient } from 'redis';
+
 import { freePort, startAzurite, startRedis } from '../scripts/localServices.js';
 import { median, printTable, startNode, stop } from './support.js';
 

@@ -3,7 +3,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import autocannon from 'autocannon';
+
 import { freePort, startRedis } from '../scripts/localServices.js';
 import { median, printTable, startNode, stop } from './support.js';
 

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+
 import { ROOT, waitForPort } from '../scripts/localServices.js';
 
 /** Starts a compiled script in its own Node process (so it gets its own core) and waits for its port. */

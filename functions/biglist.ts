@@ -1,4 +1,5 @@
-import { app, output, type InvocationContext } from '@azure/functions';
+import { app, type InvocationContext, output } from '@azure/functions';
+
 import {
   BIGLIST_QUEUE,
   BiglistPage,
@@ -9,11 +10,11 @@ import {
   ReadQuery,
   StartLoadInput,
 } from '../shared/biglist/schema.js';
-import { carrierOf, inMessageSpan, markPoisoned } from '../shared/telemetry/spans.js';
 import * as biglist from '../shared/biglist/service.js';
 import { replayedHeaders } from '../shared/http/idempotency.js';
 import { defineRoute, json } from '../shared/http/route.js';
 import { streamFlow } from '../shared/http/stream.js';
+import { carrierOf, inMessageSpan, markPoisoned } from '../shared/telemetry/spans.js';
 
 const segments = output.storageQueue({ queueName: BIGLIST_QUEUE, connection: 'AzureWebJobsStorage' });
 const poison = output.storageQueue({

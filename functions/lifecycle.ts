@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+
 import { getConfig } from '../shared/config.js';
 import { closeRedis } from '../shared/redis/client.js';
 import { forwardLogs } from '../shared/telemetry/logs.js';

@@ -1,14 +1,15 @@
+import { z } from 'zod';
+
 import type { Principal } from '../shared/auth/verify.js';
 import { AddCartItemInput, RemoveCartItemQuery, SetCartItemInput } from '../shared/carts/schema.js';
 import * as carts from '../shared/carts/service.js';
-import { AppError, errors, type ErrorCode } from '../shared/errors.js';
+import { AppError, type ErrorCode, errors } from '../shared/errors.js';
 import { cartOk, cartResponse, ifMatchHeader, written } from '../shared/http/carts.js';
 import { parseIfMatch } from '../shared/http/request.js';
 import { defineRoute, empty, json } from '../shared/http/route.js';
 import { Id } from '../shared/ids.js';
 import { User } from '../shared/users/schema.js';
 import * as users from '../shared/users/service.js';
-import { z } from 'zod';
 
 // The signed-in shopper's own resources: anonymous at the host, the bearer token checked by the app. The
 // user id is the token's, never a path parameter, so no route can name (or reveal) another shopper's cart.

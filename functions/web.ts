@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { defineRoute } from '../shared/http/route.js';
 import * as web from '../shared/web/assets.js';
 

@@ -1,14 +1,15 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
+
 import {
-  invoke,
   type HttpCookie,
   type HttpData,
+  invoke,
   type LogSink,
   type RegisteredFunction,
   type TypedData,
 } from './core.js';
-import { compareRoutes, compileRoute, matchRoute, type CompiledRoute } from './routes.js';
+import { compareRoutes, type CompiledRoute, compileRoute, matchRoute } from './routes.js';
 
 interface HttpRoute {
   fn: RegisteredFunction;

@@ -5,16 +5,18 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
 import { glob } from 'tinyglobby';
+
 import {
   initProgrammingModel,
   installCoreModule,
+  type LogSink,
   registeredFunctions,
   runAppStart,
   runAppTerminate,
-  type LogSink,
 } from './core.js';
-import { applyLocalSettings, readHostSettings, type HostSettings } from './hostConfig.js';
+import { applyLocalSettings, type HostSettings, readHostSettings } from './hostConfig.js';
 import { httpListener, httpRoutes } from './httpServer.js';
 import { QueueBindings } from './queues.js';
 

@@ -1,5 +1,6 @@
-import { QueueServiceClient, type DequeuedMessageItem, type QueueClient } from '@azure/storage-queue';
-import { invoke, type BindingInfo, type LogSink, type RegisteredFunction, type TypedData } from './core.js';
+import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from '@azure/storage-queue';
+
+import { type BindingInfo, invoke, type LogSink, type RegisteredFunction, type TypedData } from './core.js';
 import type { HostSettings } from './hostConfig.js';
 
 /** Options for running queue triggers and queue output bindings. */

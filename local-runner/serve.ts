@@ -1,5 +1,6 @@
 // `npm run serve`: runs the compiled app in the local runner on $PORT (default 7071).
 import { resolve } from 'node:path';
+
 import { startLocalRunner } from './index.js';
 
 const root = resolve(import.meta.dirname, '..', '..');

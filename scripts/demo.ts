@@ -1,10 +1,13 @@
 // `npm run demo -- --base-url <url> [--key <function key>] [--count N] [--json]`
 // Plays the classic walkthrough against a running app (local runner, func start, or Azure) over HTTP.
 import { styleText } from 'node:util';
+
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
+
 import type { Cart } from '../shared/carts/schema.js';
+import { ensureError } from '../shared/errors.js';
 
 interface Options {
   baseUrl: string;
@@ -58,8 +61,9 @@ function client(opts: Options) {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
-      const cause =
-        err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      // fetch says "fetch failed" and keeps the reason (ECONNREFUSED, a bad host) in its cause.
+      const e = ensureError(err);
+      const cause = e.cause === undefined ? e.message : ensureError(e.cause).message;
       throw new DemoError(`cannot reach ${base}: ${cause}`);
     }
     const text = await res.text();
@@ -170,8 +174,6 @@ const program = new Command()
 program.parse();
 
 main(program.opts<Options>()).catch((err: unknown) => {
-  console.error(
-    `demo: ${err instanceof DemoError ? err.message : err instanceof Error ? err.message : String(err)}`,
-  );
+  console.error(`demo: ${ensureError(err).message}`);
   process.exit(1);
 });

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+
 import { BICEP_VERSION, cannotFetch, fetchBicep, findBicep } from './bicep.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

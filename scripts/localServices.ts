@@ -1,6 +1,6 @@
 // The local services the app needs, started the same way by `npm start`, the tests and the benchmarks:
 // port probing, redis-server, and Azurite from node_modules.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { join, resolve } from 'node:path';

@@ -1,13 +1,15 @@
 // `npm start`: runs the app locally, starting whatever is missing (Azurite, a local Redis), then
 // `func start` when Azure Functions Core Tools are installed, else the project's local runner.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { applyLocalSettings } from '../local-runner/hostConfig.js';
 import { startLocalRunner } from '../local-runner/index.js';
 import { ConfigError, parseConfig } from '../shared/config.js';
-import { seedCatalogue } from './seed.js';
+import { ensureError } from '../shared/errors.js';
 import { isListening, ROOT, startAzurite, startRedis } from './localServices.js';
+import { seedCatalogue } from './seed.js';
 
 // What this script started, stopped again when it ends.
 const children: Array<{ stop: () => Promise<void>; child: ChildProcess }> = [];
@@ -107,7 +109,7 @@ function validateSettings(): void {
     parseConfig(process.env);
   } catch (err) {
     // One line naming each bad variable, instead of a 500 from every route later.
-    throw new Error(err instanceof ConfigError ? err.message : String(err), { cause: err });
+    throw new Error(err instanceof ConfigError ? err.message : ensureError(err).message, { cause: err });
   }
 }
 
@@ -151,6 +153,6 @@ setInterval(() => {
 main().catch((err: unknown) => {
   // A step cut short by a stop already under way (the seeding, say) is no failure of its own.
   if (stopping) return;
-  console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`start: ${ensureError(err).message}`);
   void shutdown(1);
 });

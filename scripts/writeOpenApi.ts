@@ -2,7 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
 import { glob } from 'tinyglobby';
+
 import { declaredRoutes } from '../shared/http/route.js';
 import { openApiDocument } from '../shared/openapi.js';
 

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+
 import { z } from 'zod';
+
+import { ensureError } from './errors.js';
 import { wholeNumber } from './params.js';
 
 const bool = z
@@ -196,7 +199,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       ca = readFileSync(e.REDIS_TLS_CA_FILE, 'utf8');
     } catch (err) {
       throw new ConfigError(
-        `Invalid configuration: REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${(err as Error).message})`,
+        `Invalid configuration: REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${ensureError(err).message})`,
       );
     }
   }

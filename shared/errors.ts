@@ -190,6 +190,11 @@ export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
 }
 
+/** A delivery that must be tried again (a segment cut short): thrown so that the queue redelivers it. */
+export class DeliveryRetryError extends Error {
+  override name = 'DeliveryRetryError';
+}
+
 /** Turns any thrown value into an Error, so callers never handle strings or plain objects. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

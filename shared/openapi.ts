@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document, derived from the route declarations (shared/http/route.ts) and the error
 // catalogue (shared/errors.ts): nothing about a route is written twice.
 import { z } from 'zod';
+
 import { ERROR_STATUS, type ErrorCode } from './errors.js';
 import { Problem } from './http/problem.js';
 import type { DeclaredRoute } from './http/route.js';

@@ -3,8 +3,10 @@
 // never read: anyone can send them). Issuer and audience come from the settings, the signing keys from the
 // issuer's discovery document; asymmetric algorithms only, `exp` required, `exp`/`nbf` with a bounded skew.
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, errors as jose, jwtVerify, type JWTPayload } from 'jose';
-import { getConfig, type AuthConfig } from '../config.js';
+
+import { createRemoteJWKSet, errors as jose, type JWTPayload, jwtVerify } from 'jose';
+
+import { type AuthConfig, getConfig } from '../config.js';
 import { errors } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
 

@@ -1,6 +1,7 @@
 // The biglist's arithmetic, free of Redis and HTTP: how a load splits into segments and messages, where a
 // position of the list lives, and what a cursor says.
 import { z } from 'zod';
+
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { Id } from '../ids.js';
 import { CurrentLoad, type LoaderMessage } from './schema.js';

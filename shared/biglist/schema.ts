@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { Id } from '../ids.js';
 import { wholeNumber } from '../params.js';
 

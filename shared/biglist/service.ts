@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+
 import { getConfig } from '../config.js';
-import { ensureError, errors, isRedisUnavailable } from '../errors.js';
-import { ID_PATTERN } from '../ids.js';
+import { DeliveryRetryError, ensureError, errors, isRedisUnavailable } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
+import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { readIntegers, writeDecimalLines } from '../redis/rdb.js';
 import { sendMessages } from '../storage/queue.js';
@@ -21,10 +22,10 @@ import {
 } from './plan.js';
 import {
   BIGLIST_QUEUE,
-  DEFAULT_SEGMENT_SIZE,
-  LoaderMessage,
   type BiglistPage,
   type CurrentLoad,
+  DEFAULT_SEGMENT_SIZE,
+  LoaderMessage,
   type LoadStatus,
   type StartLoadInput,
   type WritePath,
@@ -37,6 +38,7 @@ import {
   dumpSegment,
   endLoad,
   isCommitted,
+  type LoadRecord,
   markSegmentDone,
   probeRestore,
   pushAttempt,
@@ -50,7 +52,6 @@ import {
   segmentKey,
   stalledReason,
   startSegment,
-  type LoadRecord,
 } from './store.js';
 
 /** host.json `extensions.queues.maxDequeueCount`: the delivery after which a failing message is poison. */
@@ -364,7 +365,9 @@ export async function processMessage(
       const attempt =
         path === 'restore' ? await restoreAttempt(redis, write) : await pushAttempt(redis, write);
       const committed = await commitAttempt(redis, attempt, finalKey, size);
-      if (committed === 'incomplete') throw new Error(`segment ${msg.index} was cut short; retrying`);
+      if (committed === 'incomplete') {
+        throw new DeliveryRetryError(`segment ${msg.index} was cut short; retrying`);
+      }
       if (committed === 'duplicate') {
         log.log(
           `biglist: segment ${msg.index} of ${load.loadId} was committed by another delivery; discarded this copy`,

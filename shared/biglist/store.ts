@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+
 import { RESP_TYPES } from 'redis';
-import { ensureError } from '../errors.js';
+
+import { DeliveryRetryError, ensureError } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
@@ -13,11 +15,11 @@ import {
   BIGLIST_END,
   BIGLIST_READ_NEWEST,
   BIGLIST_START,
-  runScript,
   type DoneReply,
+  runScript,
 } from '../redis/scripts.js';
 import { parseCurrent, type SegmentRange } from './plan.js';
-import { LoadState, type CurrentLoad, type WritePath } from './schema.js';
+import { type CurrentLoad, LoadState, type WritePath } from './schema.js';
 
 /** Values per LPUSH (variadic); with PUSH_IN_FLIGHT the best pair in `npm run bench:biglist`. */
 export const PUSH_BATCH = 10_000;
@@ -226,7 +228,9 @@ export async function pushAttempt(redis: Redis, write: SegmentWrite): Promise<st
     // Tracked pushes never reject: the first error is kept and thrown once, so none goes unhandled.
     const tracked: Promise<void> = redis.lPushX(attempt, batch(from)).then(
       (length) => {
-        if (length === 0) failure ??= new Error(`attempt ${attempt} was removed while being written`);
+        if (length === 0) {
+          failure ??= new DeliveryRetryError(`attempt ${attempt} was removed while being written`);
+        }
         inFlight.delete(tracked);
       },
       (err: unknown) => {

@@ -4,8 +4,9 @@
 // atomically, on a cluster too; the idempotency record is written by the same script as the change, so
 // "applied" and "this key was applied" are one step.
 import { createHash } from 'node:crypto';
+
 import { IDEMPOTENCY_TTL_SECONDS } from '../idempotency.js';
-import { bad, fields, integer, script, tagged, type Reply } from '../redis/scripts.js';
+import { bad, fields, integer, type Reply, script, tagged } from '../redis/scripts.js';
 
 /** The outcome of an atomic cart script: the cart's lines after it ran, or why it did nothing. */
 export type CartWrite =

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { getConfig } from '../config.js';
 import { errors, isRedisUnavailable } from '../errors.js';
 import type { IfMatch } from '../http/request.js';
@@ -11,6 +12,7 @@ import { adoptGeneration, readGeneration } from '../users/store.js';
 import type { Cart, CartLine } from './schema.js';
 import {
   addToLine,
+  type CartWrite,
   clearLines,
   lineQuantity,
   linesHash,
@@ -18,7 +20,6 @@ import {
   removeFromLine,
   reserveGeneration,
   setLine,
-  type CartWrite,
 } from './store.js';
 
 /** A cart and its version tag (the ETag); no tag for a cart answered without prices. */

@@ -3,7 +3,6 @@ import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
 import { runScript } from '../redis/scripts.js';
 import {
-  type CartWrite,
   CART_ADD,
   CART_CLEAR,
   CART_CLOSE,
@@ -12,6 +11,7 @@ import {
   CART_REMOVE,
   CART_RESERVE,
   CART_SET,
+  type CartWrite,
 } from './scripts.js';
 
 export type { CartWrite } from './scripts.js';

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+
 import { getConfig } from '../config.js';
 import { getRedis } from '../redis/client.js';
 import type { HealthReport } from './schema.js';

@@ -4,7 +4,7 @@ import { Cart } from '../carts/schema.js';
 import type { VersionedCart } from '../carts/service.js';
 import type { Outcome } from '../idempotency.js';
 import { replayedHeaders } from './idempotency.js';
-import { json, type HeaderDoc } from './route.js';
+import { type HeaderDoc, json } from './route.js';
 
 /** A cart answer: 200 with the ETag when the cart is priced. */
 export const cartResponse = ({ cart, etag }: VersionedCart, headers: Record<string, string> = {}) =>

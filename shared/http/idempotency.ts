@@ -3,10 +3,12 @@
 // was applied" are one atomic step: a retry of an applied key is answered with the success, never applied
 // twice, and a key whose effect is unknown is never released for another application.
 import { createHash } from 'node:crypto';
+
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import { ID_PATTERN } from '../ids.js';
+
 import type { Idempotency } from '../idempotency.js';
+import { ID_PATTERN } from '../ids.js';
 import { parseWith } from './request.js';
 
 /** The Idempotency-Key header. */

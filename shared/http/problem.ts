@@ -1,15 +1,16 @@
 // Errors as responses: the one mapper from anything thrown to an RFC 9457 problem+json response.
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
+
 import { getConfig } from '../config.js';
 import {
   AppError,
   ensureError,
   ERROR_STATUS,
-  isRedisUnavailable,
-  QueueUnavailableError,
   type ErrorCode,
   type FieldError,
+  isRedisUnavailable,
+  QueueUnavailableError,
 } from '../errors.js';
 
 const CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
@@ -68,7 +69,8 @@ export function problemResponse(
 ): HttpResponseInit {
   const status = ERROR_STATUS[code];
   const body: Problem = {
-    type: `https://httpstatuses.io/${status}`,
+    // One type per code (RFC 9457 section 3.1.1): clients tell problems apart by it, not by the status.
+    type: `urn:problem-type:azure-redis-cart:${code}`,
     title: TITLES[status] ?? 'Error',
     status,
     detail,

@@ -2,6 +2,7 @@
 // and the If-Match precondition.
 import type { HttpRequest } from '@azure/functions';
 import type { z } from 'zod';
+
 import { getConfig } from '../config.js';
 import { errors, type FieldError } from '../errors.js';
 

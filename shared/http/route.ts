@@ -10,15 +10,16 @@ import {
   type InvocationContext,
 } from '@azure/functions';
 import type { z } from 'zod';
-import { verifyBearer, type Principal } from '../auth/verify.js';
+
+import { type Principal, verifyBearer } from '../auth/verify.js';
 import { getConfig } from '../config.js';
-import { errors, type ErrorCode } from '../errors.js';
+import { type ErrorCode, errors } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
 import { inRequestSpan } from '../telemetry/spans.js';
 import { idempotencyOf } from './idempotency.js';
 import { toErrorResponse } from './problem.js';
-import { API_SECURITY_HEADERS } from './security.js';
 import { parseJsonBody, parseWith, queryOf, readBodyText } from './request.js';
+import { API_SECURITY_HEADERS } from './security.js';
 
 /** A documented success response. */
 export interface SuccessResponse {

@@ -1,6 +1,7 @@
 // Flow control for streamed responses.
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { InvocationContext } from '@azure/functions';
 
 /** Pacing for a streamed response body: wait until the receiver can take more; fails once it has gone. */

@@ -1,11 +1,13 @@
 import { isIP } from 'node:net';
+
 import type { TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential } from '@azure/identity';
 import { EntraIdCredentialsProviderFactory, REDIS_SCOPE_DEFAULT } from '@redis/entraid';
 import { createClient, createCluster, RedisCluster } from 'redis';
-import { instruments } from '../telemetry/tracer.js';
+
 import { getConfig, type RedisConfig } from '../config.js';
 import { ensureError, RedisUnavailableError } from '../errors.js';
+import { instruments } from '../telemetry/tracer.js';
 import { Watchdog, type Watched } from './watchdog.js';
 
 /** A standalone node-redis client. */

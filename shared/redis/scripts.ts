@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+
 import { ErrorReply } from 'redis';
+
 import { IDEMPOTENCY_TTL_SECONDS } from '../idempotency.js';
 
 /** Reads a script's raw reply into the type it promises; throws ScriptReplyError when it does not fit. */

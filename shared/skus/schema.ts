@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { Id } from '../ids.js';
 import { parsePrice, parsePriceNumber } from '../money.js';
 import { wholeNumber } from '../params.js';

@@ -1,6 +1,7 @@
-import { errors } from '../errors.js';
 import { z } from 'zod';
+
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import { errors } from '../errors.js';
 import { Id } from '../ids.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis } from '../redis/client.js';

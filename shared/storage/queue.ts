@@ -1,9 +1,10 @@
 // Sends Storage queue messages from the app itself (not through an output binding), so that a failed send
 // is seen by the function and answered honestly instead of after the function has already "succeeded".
 import { ManagedIdentityCredential } from '@azure/identity';
-import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { type QueueClient, QueueServiceClient } from '@azure/storage-queue';
+
 import { ConfigError, getConfig } from '../config.js';
-import { QueueUnavailableError } from '../errors.js';
+import { ensureError, QueueUnavailableError } from '../errors.js';
 
 // Messages sent at once: thousands go out quickly without thousands of sockets.
 const PARALLEL_SENDS = 32;
@@ -22,7 +23,7 @@ function serviceClient(): QueueServiceClient {
         service = QueueServiceClient.fromConnectionString(storage.connectionString, { retryOptions });
       } catch (err) {
         throw new ConfigError(
-          `Invalid configuration: AzureWebJobsStorage: not a storage connection string (${(err as Error).message})`,
+          `Invalid configuration: AzureWebJobsStorage: not a storage connection string (${ensureError(err).message})`,
         );
       }
       break;
@@ -71,7 +72,7 @@ export async function sendMessages(
     }
   } catch (err) {
     throw new QueueUnavailableError(
-      `Storage queue ${queueName} did not take ${messages.length} messages within ${deadlineMs} ms: ${(err as Error).message}`,
+      `Storage queue ${queueName} did not take ${messages.length} messages within ${deadlineMs} ms: ${ensureError(err).message}`,
       { cause: err },
     );
   }

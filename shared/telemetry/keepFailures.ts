@@ -3,7 +3,7 @@
 // any failed span, or with a 5xx, is always exported; the others are kept at OTEL_TRACES_SAMPLER_ARG.
 // Redis command spans are written after their invocation's span ends and follow its decision: a command
 // error the request recovered from (NOSCRIPT answered by EVAL) does not keep a successful trace.
-import { SpanStatusCode, type Context } from '@opentelemetry/api';
+import { type Context, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 // Bounds: children waiting for their root, and decisions remembered for children that end after their

@@ -7,8 +7,11 @@
 // commands, and most successful traces are dropped anyway (docs/observability.md).
 import { tracingChannel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
-import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+
+import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { CHANNELS } from 'redis';
+
+import { ensureError } from '../errors.js';
 import { traceKept } from './keepFailures.js';
 import { tracer } from './tracer.js';
 
@@ -46,7 +49,7 @@ function finish(ctx: CommandContext, error?: unknown): void {
   if (!command) return;
   ctx[NOTE] = undefined;
   command.end = now();
-  if (error !== undefined) command.error = error instanceof Error ? error.name : 'Error';
+  if (error !== undefined) command.error = ensureError(error).name;
 }
 
 /** Subscribes once; commands outside any request or message (pings, the watchdog) are not recorded. */

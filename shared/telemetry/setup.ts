@@ -4,11 +4,12 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT is set (or to the console with OTEL_TRACES_EXPORTER=console), and nowhere
 // otherwise (no SDK at all: nothing is recorded). The SDK and exporters are loaded only when used: they
 // take about 1.5 s to load, which every cold start would pay otherwise.
-import type { NodeSDK } from '@opentelemetry/sdk-node';
 import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetry as RedisOpenTelemetry } from 'redis';
+
 import { KeepFailuresProcessor, successRatio } from './keepFailures.js';
 import { subscribeRedisSpans } from './redisSpans.js';
 import { resetInstruments, setTelemetryOn, telemetryOn } from './tracer.js';

@@ -2,14 +2,16 @@
 // by the trace the caller started (W3C traceparent), and the carrier that takes a trace across the queue.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import {
+  type Context,
   context,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
-  type Context,
 } from '@opentelemetry/api';
+
+import { ensureError } from '../errors.js';
 import { problemCodeOf } from '../http/problem.js';
 import { writeRedisSpans } from './redisSpans.js';
 import { instruments, telemetryOn, tracer } from './tracer.js';
@@ -159,7 +161,7 @@ export async function inMessageSpan<T>(
     return await context.with(trace.setSpan(parent, span), run);
   } catch (err) {
     const poisoned = delivery.dequeueCount >= delivery.maxDequeueCount;
-    span.setAttribute('error.type', err instanceof Error ? err.name : 'Error');
+    span.setAttribute('error.type', ensureError(err).name);
     span.setAttribute('biglist.poisoned', poisoned);
     if (poisoned) span.addEvent('poisoned: the host moves the message to the poison queue');
     span.setStatus({ code: SpanStatusCode.ERROR });

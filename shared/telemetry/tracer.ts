@@ -1,6 +1,6 @@
 // The app's tracer and instruments, from the global providers. The tracer API forwards to a provider
 // registered later; meters do not, so the instruments are made on first use, after telemetry started.
-import { metrics, trace, type Counter } from '@opentelemetry/api';
+import { type Counter, metrics, trace } from '@opentelemetry/api';
 
 // Process-wide, so a second copy of these modules (a test loads the sources, the runner the build) agrees.
 const ON = Symbol.for('azure-redis-cart.telemetry');

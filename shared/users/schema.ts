@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { Id } from '../ids.js';
 
 const Name = z.string().trim().min(1).max(100);

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+
 import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
 import { AppError, errors, isRedisUnavailable } from '../errors.js';
 import type { Idempotency, Outcome } from '../idempotency.js';

@@ -2,7 +2,9 @@
 // worker and served with their content types, caching rules and a strict Content-Security-Policy.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
+
 import type { HttpResponseInit } from '@azure/functions';
+
 import { errors } from '../errors.js';
 import { PAGE_SECURITY_HEADERS } from '../http/security.js';
 

@@ -5,9 +5,11 @@
 // the one error response a step provokes on purpose.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+
 import AxeBuilder from '@axe-core/playwright';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+
 import type { Runner } from '../../local-runner/index.js';
 import { startApp } from '../support/app.js';
 import { call } from '../support/http.js';

@@ -1,9 +1,11 @@
 // End-to-end tests of the cart API over HTTP through the local runner, against real Redis.
 // Run once per Redis mode (standalone, cluster) from two test files, each in its own process.
 import { resolve } from 'node:path';
+
 import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { call as httpCall } from '../support/http.js';
 import { admin } from '../support/redis.js';
 

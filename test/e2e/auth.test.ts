@@ -3,8 +3,9 @@
 // without a restart; the issuer down is 503 only for a token whose key is not known yet.
 import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
 import type { Runner } from '../../local-runner/index.js';
-import { startDevIssuer, type DevIssuer } from '../../scripts/devIssuer.js';
+import { type DevIssuer, startDevIssuer } from '../../scripts/devIssuer.js';
 import { startApp } from '../support/app.js';
 import { call, type Res } from '../support/http.js';
 import { admin } from '../support/redis.js';

@@ -1,8 +1,10 @@
 // The loader on a Redis Cluster: segments spread over the shards and read back exactly.
 import { resolve } from 'node:path';
+
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');

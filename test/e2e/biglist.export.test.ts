@@ -1,11 +1,13 @@
 // Server B's export end to end: the whole list streamed through the local runner (HTTP streaming mode),
 // checked value by value in both orders, and memory held flat for a client that stops reading.
 import { join, resolve } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
-import { emptyQueues, freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import { emptyQueues, freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');

@@ -1,12 +1,14 @@
 // The biglist loader and reader end to end: HTTP through the local runner, queue messages through
 // Azurite, data in a Redis of this file's own (so that it can be restarted mid-load).
 import { join, resolve } from 'node:path';
+
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { call as httpCall } from '../support/http.js';
 import { admin } from '../support/redis.js';
-import { emptyQueues, freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import { emptyQueues, freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');

@@ -2,7 +2,9 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
 import type { Runner } from '../../local-runner/index.js';
 import { startApp } from '../support/app.js';
 import { freePort } from '../support/servers.js';

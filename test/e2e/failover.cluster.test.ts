@@ -4,10 +4,12 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
-import { call, until, type Res } from '../support/http.js';
-import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import { call, type Res, until } from '../support/http.js';
+import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const run = promisify(execFile);
 const servers = inject('servers');

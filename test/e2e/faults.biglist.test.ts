@@ -3,21 +3,23 @@
 // the stall time are shortened so that each fault plays out in seconds rather than minutes.
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
+
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { planLoad } from '../../shared/biglist/plan.js';
 import { claimLoad } from '../../shared/biglist/store.js';
 import type { Redis } from '../../shared/redis/client.js';
-import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
+import { type FaultProxy, startFaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
 import {
   azuriteConnectionString,
   emptyQueues,
   freePort,
-  startRedis,
   type RedisProcess,
+  startRedis,
 } from '../support/servers.js';
 
 const servers = inject('servers');

@@ -2,12 +2,13 @@
 // connection at the worst moments of a write (after the change, before its pricing; or with the change's
 // reply lost). A change that was applied is answered as applied, and a retry never applies it twice.
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+
 import type { Runner } from '../../local-runner/index.js';
 import { CART_ADD, CART_REMOVE, CART_RESERVE } from '../../shared/carts/scripts.js';
 import { USER_CREATE } from '../../shared/users/scripts.js';
-import { startAppBehindProxy, type AppBehindProxy } from '../support/behindProxy.js';
+import { type AppBehindProxy, startAppBehindProxy } from '../support/behindProxy.js';
 import type { FaultProxy } from '../support/faultProxy.js';
-import { call, until, type Res } from '../support/http.js';
+import { call, type Res, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');

@@ -1,11 +1,12 @@
 // Faults of the Redis connection, end to end through the local runner: a Redis behind a fault proxy
 // that stalls with its sockets open, black-holes traffic, answers slowly or cuts connections.
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+
 import type { Runner } from '../../local-runner/index.js';
-import { startAppBehindProxy, type AppBehindProxy } from '../support/behindProxy.js';
-import type { FaultProxy } from '../support/faultProxy.js';
-import { call, until, type Res } from '../support/http.js';
 import { descendingListPayload } from '../../shared/redis/rdb.js';
+import { type AppBehindProxy, startAppBehindProxy } from '../support/behindProxy.js';
+import type { FaultProxy } from '../support/faultProxy.js';
+import { call, type Res, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
 import type { RedisProcess } from '../support/servers.js';
 

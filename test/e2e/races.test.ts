@@ -1,6 +1,7 @@
 // Two app instances (separate processes) racing on one Redis, as two Function App workers do.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startAppProcess, type AppProcess } from '../support/appProcess.js';
+
+import { type AppProcess, startAppProcess } from '../support/appProcess.js';
 import { call } from '../support/http.js';
 import { admin } from '../support/redis.js';
 

@@ -1,9 +1,11 @@
 // `npm start` as a newcomer and their tools use it: stopped by SIGTERM (an IDE, a process manager) or
 // SIGINT, it stops everything it started within seconds; started with a bad setting, it refuses with one
 // line naming the variable.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+
 import { describe, expect, inject, it } from 'vitest';
+
 import { freePort, isListening } from '../../scripts/localServices.js';
 import { until } from '../support/http.js';
 

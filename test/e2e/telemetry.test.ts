@@ -2,20 +2,21 @@
 // request spans with Redis child spans and the right status, a load's POST and every segment invocation in
 // one trace, node-redis's command-duration metric, and no personal data or value in any attribute.
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
 import type { Runner } from '../../local-runner/index.js';
-import { startApp } from '../support/app.js';
 import { KeepFailuresProcessor } from '../../shared/telemetry/keepFailures.js';
 import { startTelemetry, stopTelemetry } from '../../shared/telemetry/setup.js';
 import { inMessageSpan, markPoisoned } from '../../shared/telemetry/spans.js';
-import { startFaultProxy, type FaultProxy } from '../support/faultProxy.js';
+import { startApp } from '../support/app.js';
+import { type FaultProxy, startFaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 
 const servers = inject('servers');

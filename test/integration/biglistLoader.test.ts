@@ -1,6 +1,7 @@
 // The loader's exactly-once effect, driven directly (no queue), so deliveries can be made concurrent.
 import { QueueServiceClient } from '@azure/storage-queue';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
+
 import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
 import type * as Service from '../../shared/biglist/service.js';
 import { admin } from '../support/redis.js';

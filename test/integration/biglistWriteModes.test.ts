@@ -2,8 +2,9 @@
 // otherwise, chosen by BIGLIST_WRITE_MODE; against a real Redis, with an ACL user that lacks RESTORE.
 import { QueueServiceClient } from '@azure/storage-queue';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type * as Service from '../../shared/biglist/service.js';
+
 import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
+import type * as Service from '../../shared/biglist/service.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');

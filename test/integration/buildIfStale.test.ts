@@ -2,7 +2,9 @@
 // build, so that a single test file never runs stale code and a current build is never redone.
 import { statSync, utimesSync } from 'node:fs';
 import { resolve } from 'node:path';
+
 import { afterEach, describe, expect, it } from 'vitest';
+
 import { isStale } from '../../scripts/buildIfStale.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

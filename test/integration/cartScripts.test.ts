@@ -1,7 +1,8 @@
 // The cart's Lua called directly against a real Redis: the idempotency record written with the change,
 // the generation rules, and parity of every TypeScript twin of a Lua rule (lines hash, line quantity).
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createClient } from 'redis';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+
 import {
   CART_ADD,
   CART_READ,

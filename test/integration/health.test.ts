@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+
 import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+
 import { testContext, testRequest } from '../support/context.js';
-import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
 

@@ -1,8 +1,10 @@
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
+
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import { postChunked, until } from '../support/http.js';
 import { azuriteConnectionString } from '../support/servers.js';

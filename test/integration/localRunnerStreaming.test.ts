@@ -2,8 +2,10 @@
 // the Functions host does it, with bodies streamed both ways.
 import { request } from 'node:http';
 import { resolve } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { postChunked } from '../support/http.js';
 
 const root = resolve(import.meta.dirname, '..', 'fixtures', 'streamApp');

@@ -1,7 +1,8 @@
 // The serialized list format against a real Redis: byte for byte against DUMP, and through RESTORE.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClient, RESP_TYPES } from 'redis';
-import { descendingListPayload, readListPayload, type ListValue } from '../../shared/redis/rdb.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { descendingListPayload, type ListValue, readListPayload } from '../../shared/redis/rdb.js';
 
 const servers = inject('servers');
 const client = createClient({ socket: { host: '127.0.0.1', port: servers.standalone.port } }).withTypeMapping(

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { RedisCluster } from 'redis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+
 import { RedisUnavailableError } from '../../shared/errors.js';
 import { connectRedis, type Redis } from '../../shared/redis/client.js';
 import { admin, redisConfig } from '../support/redis.js';

@@ -1,11 +1,13 @@
 // Server states a failover passes through, against real replicas: writes get 503 (READONLY), reads keep
 // working while they can, and a replica that refuses stale reads (MASTERDOWN) answers 503 for both.
 import { join } from 'node:path';
+
 import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+
 import { testContext, testRequest } from '../support/context.js';
 import { admin } from '../support/redis.js';
-import { freePort, startRedis, type RedisProcess } from '../support/servers.js';
+import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
 let primary: RedisProcess;

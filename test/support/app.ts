@@ -1,7 +1,9 @@
 // Starts the app in the local runner against the standalone test Redis and Azurite, from a clean slate.
 import { resolve } from 'node:path';
+
 import { QueueServiceClient } from '@azure/storage-queue';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
 import { admin } from './redis.js';
 import type { TestServers } from './servers.js';
 

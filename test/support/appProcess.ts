@@ -2,6 +2,7 @@
 // client, its own module state, racing the others against the same Redis.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+
 import { freePort, ROOT, waitForPort } from '../../scripts/localServices.js';
 
 /** An app instance in its own process. */

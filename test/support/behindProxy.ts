@@ -1,9 +1,10 @@
 // The app in the local runner, talking to a Redis of its own through a fault proxy: what the fault tests
 // start before each file.
 import { join, resolve } from 'node:path';
-import { startLocalRunner, type Runner } from '../../local-runner/index.js';
-import { startFaultProxy, type FaultProxy } from './faultProxy.js';
-import { freePort, startRedis, type RedisProcess } from './servers.js';
+
+import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import { type FaultProxy, startFaultProxy } from './faultProxy.js';
+import { freePort, type RedisProcess, startRedis } from './servers.js';
 
 /** The runner, its Redis and the proxy between them. */
 export interface AppBehindProxy {

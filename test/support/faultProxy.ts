@@ -1,7 +1,8 @@
 // A TCP proxy between the code under test and a real server (Redis or Azurite) that injects the faults
 // production networks have: a server that stops answering with its sockets open, a black hole, slow
 // replies, connections cut mid-flight, and refused connections.
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, type Server, Socket } from 'node:net';
+
 import { freePort } from './servers.js';
 
 /** How the proxy treats traffic. */

@@ -1,5 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+
 import { buildIfStale } from '../../scripts/buildIfStale.js';
 import { startTestServers, type TestServers } from './servers.js';
 

@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+
 import { parseConfig, type RedisConfig } from '../../shared/config.js';
 
 /** A RedisConfig for tests, from the same settings the app reads. */

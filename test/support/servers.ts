@@ -3,17 +3,19 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { QueueServiceClient } from '@azure/storage-queue';
+
 import { freePort, ROOT, startAzurite, startRedis } from '../../scripts/localServices.js';
 
 // The local services themselves are started by scripts/localServices.ts, as `npm start` starts them.
 export {
   azuriteConnectionString,
   freePort,
+  type LocalProcess as RedisProcess,
   startAzurite,
   startRedis,
   waitForPort,
-  type LocalProcess as RedisProcess,
 } from '../../scripts/localServices.js';
 
 const run = promisify(execFile);

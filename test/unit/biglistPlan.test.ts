@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+
 import {
   belongsTo,
   exportOrder,
   FANOUT,
   initialMessages,
-  pageWindow,
   pageCursor,
+  pageWindow,
   parseCurrent,
   planLoad,
   rangesFor,

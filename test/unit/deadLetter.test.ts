@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { deadLetter } from '../../shared/biglist/service.js';
 
 const parsed = (s: string) => JSON.parse(s) as { reason: string; truncated: boolean; message: string };

@@ -1,5 +1,6 @@
 import { ClientOfflineError, ErrorReply, SocketClosedUnexpectedlyError } from 'redis';
 import { describe, expect, it } from 'vitest';
+
 import {
   ensureError,
   ERROR_STATUS,
@@ -32,7 +33,7 @@ describe('toErrorResponse', () => {
     expect(res.status).toBe(400);
     expect(res.headers).toMatchObject({ 'Content-Type': 'application/problem+json' });
     expect(body(res)).toEqual({
-      type: 'https://httpstatuses.io/400',
+      type: 'urn:problem-type:azure-redis-cart:validation_failed',
       title: 'Bad Request',
       status: 400,
       detail: 'Invalid body.skuId is required',

@@ -1,5 +1,6 @@
 import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
+
 import { AppError } from '../../shared/errors.js';
 import { parseIfMatch } from '../../shared/http/request.js';
 

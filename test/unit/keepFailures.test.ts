@@ -6,6 +6,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
+
 import { KeepFailuresProcessor, successRatio } from '../../shared/telemetry/keepFailures.js';
 
 function setup(ratio: number, draws: number[]) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { AddCartItemInput } from '../../shared/carts/schema.js';
 import { formatCents, parsePrice, parsePriceNumber } from '../../shared/money.js';
 import { PutSkuInput } from '../../shared/skus/schema.js';

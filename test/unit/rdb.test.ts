@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
+
 import {
   crc64,
   descendingListPayload,
+  type ListValue,
   PayloadError,
   readIntegers,
   readListPayload,
   writeDecimalLines,
-  type ListValue,
 } from '../../shared/redis/rdb.js';
 
 const hex = (hi: number, lo: number) => hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { parseConfig } from '../../shared/config.js';
 import { mapNodeAddress, reconnectDelay } from '../../shared/redis/client.js';
 

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { applyLocalSettings, parseTimeSpan, readHostSettings } from '../../local-runner/hostConfig.js';
 import { compareRoutes, compileRoute, matchRoute } from '../../local-runner/routes.js';
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+
 import { RedisDeadlineError } from '../../shared/errors.js';
 import { Watchdog } from '../../shared/redis/watchdog.js';
 

@@ -1,8 +1,9 @@
 // The API reference: Swagger UI on this app's own OpenAPI document. The function key is typed into its
 // Authorize dialog and kept in memory only (persistAuthorization off), never in storage or the URL.
-import SwaggerUIBundle from 'swagger-ui-dist/swagger-ui-es-bundle.js';
 import 'swagger-ui-dist/swagger-ui.css';
 import './docs.css';
+
+import SwaggerUIBundle from 'swagger-ui-dist/swagger-ui-es-bundle.js';
 
 SwaggerUIBundle({
   url: new URL('openapi.json', document.baseURI).pathname,

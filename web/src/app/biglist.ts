@@ -9,6 +9,7 @@ import {
   PointElement,
   Tooltip,
 } from 'chart.js';
+
 import { api, download, seg } from './api.js';
 import { byId, el, guarded, showProblem } from './dom.js';
 

@@ -1,10 +1,11 @@
 // The storefront and biglist console. Nothing secret is in the page: the function key is typed by the
 // person and kept in sessionStorage for this tab only.
+import './app.css';
+
 import { functionKey } from './api.js';
 import { startBiglist } from './biglist.js';
 import { byId } from './dom.js';
 import { reloadCatalogue, startShop } from './shop.js';
-import './app.css';
 
 function showKeyState(): void {
   byId('key-state', HTMLElement).textContent = functionKey.get()
