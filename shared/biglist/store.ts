@@ -7,6 +7,9 @@ import type { Idempotency } from '../idempotency.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
 import { descendingListPayload, payloadBound } from '../redis/rdb.js';
+import { runScript } from '../redis/scripts.js';
+import { parseCurrent, type SegmentRange } from './plan.js';
+import { type CurrentLoad, LoadState, type WritePath } from './schema.js';
 import {
   BIGLIST_CLAIM,
   BIGLIST_COMMIT,
@@ -16,10 +19,7 @@ import {
   BIGLIST_READ_NEWEST,
   BIGLIST_START,
   type DoneReply,
-  runScript,
-} from '../redis/scripts.js';
-import { parseCurrent, type SegmentRange } from './plan.js';
-import { type CurrentLoad, LoadState, type WritePath } from './schema.js';
+} from './scripts.js';
 
 /** Values per LPUSH (variadic); with PUSH_IN_FLIGHT the best pair in `npm run bench:biglist`. */
 export const PUSH_BATCH = 10_000;
