@@ -1,6 +1,8 @@
-// A client span per Redis command from node-redis's own tracing channel (node:diagnostics_channel): the
-// library publishes each command; this records it under the request or message being handled. Only the
-// command name, the server and the outcome are recorded: never arguments, keys or values.
+// A client span per Redis command from node-redis's own tracing channels (node:diagnostics_channel): the
+// library publishes each command, and each MULTI or pipeline as one batch (whose commands it does not
+// publish one by one); this records them under the request or message being handled, a batch as one span
+// named MULTI or PIPELINE with its command count. Only the command name, the server and the outcome are
+// recorded: never arguments, keys or values.
 //
 // A command is first noted cheaply (name, times, outcome) and becomes a span only when its invocation's
 // trace is kept by the sampling: a span costs about 5 µs to make and end, a request runs 5 to 25
@@ -21,6 +23,8 @@ const NOTE = Symbol('redis command note');
 
 interface CommandContext {
   command?: unknown;
+  batchMode?: unknown;
+  batchSize?: unknown;
   serverAddress?: unknown;
   serverPort?: unknown;
   error?: unknown;
@@ -29,6 +33,8 @@ interface CommandContext {
 
 interface Command {
   name: string;
+  /** Commands in a MULTI or pipeline; undefined for a single command. */
+  batchSize: number | undefined;
   server: unknown;
   port: unknown;
   start: number;
@@ -49,8 +55,43 @@ function finish(ctx: CommandContext, error?: unknown): void {
   if (!command) return;
   ctx[NOTE] = undefined;
   command.end = now();
-  if (error !== undefined) command.error = ensureError(error).name;
+  if (error !== undefined) command.error = errorType(error);
 }
+
+/** The error's class: node-redis's reply errors keep the name `Error`, so their constructor names them. */
+function errorType(error: unknown): string {
+  const e = ensureError(error);
+  return e.name !== 'Error' ? e.name : e.constructor.name;
+}
+
+/** Notes a command or a batch when it starts under an invocation's span. */
+function noteStart(ctx: CommandContext, name: string, batchSize: number | undefined): void {
+  const span = trace.getSpan(context.active());
+  if (!span) return;
+  const commands = byInvocation.get(span);
+  const command: Command = {
+    name,
+    batchSize,
+    server: ctx.serverAddress,
+    port: ctx.serverPort,
+    start: now(),
+    end: Number.NaN,
+  };
+  if (commands) commands.push(command);
+  else byInvocation.set(span, [command]);
+  ctx[NOTE] = command;
+}
+
+const ends = {
+  end() {},
+  asyncStart() {},
+  asyncEnd(ctx: CommandContext) {
+    finish(ctx);
+  },
+  error(ctx: CommandContext) {
+    finish(ctx, ctx.error ?? 'Error');
+  },
+};
 
 /** Subscribes once; commands outside any request or message (pings, the watchdog) are not recorded. */
 export function subscribeRedisSpans(): void {
@@ -58,29 +99,17 @@ export function subscribeRedisSpans(): void {
   subscribed = true;
   tracingChannel<unknown, CommandContext>(CHANNELS.TRACE_COMMAND).subscribe({
     start(ctx) {
-      const span = trace.getSpan(context.active());
-      if (!span) return;
-      const commands = byInvocation.get(span);
-      const command: Command = {
-        // node-redis publishes the name upper-cased.
-        name: typeof ctx.command === 'string' ? ctx.command : 'COMMAND',
-        server: ctx.serverAddress,
-        port: ctx.serverPort,
-        start: now(),
-        end: Number.NaN,
-      };
-      if (commands) commands.push(command);
-      else byInvocation.set(span, [command]);
-      ctx[NOTE] = command;
+      // node-redis publishes the name upper-cased.
+      noteStart(ctx, typeof ctx.command === 'string' ? ctx.command : 'COMMAND', undefined);
     },
-    end() {},
-    asyncStart() {},
-    asyncEnd(ctx) {
-      finish(ctx);
+    ...ends,
+  });
+  tracingChannel<unknown, CommandContext>(CHANNELS.TRACE_BATCH).subscribe({
+    start(ctx) {
+      const mode = ctx.batchMode === 'PIPELINE' ? 'PIPELINE' : 'MULTI';
+      noteStart(ctx, mode, typeof ctx.batchSize === 'number' ? ctx.batchSize : undefined);
     },
-    error(ctx) {
-      finish(ctx, ctx.error ?? 'Error');
-    },
+    ...ends,
   });
 }
 
@@ -104,6 +133,7 @@ export function writeRedisSpans(invocation: Span): void {
         attributes: {
           'db.system.name': 'redis',
           'db.operation.name': c.name,
+          ...(c.batchSize === undefined ? {} : { 'db.operation.batch.size': c.batchSize }),
           ...(typeof c.server === 'string' ? { 'server.address': c.server } : {}),
           ...(typeof c.port === 'number' ? { 'server.port': c.port } : {}),
         },

@@ -18,6 +18,7 @@ import { inMessageSpan, markPoisoned } from '../../shared/telemetry/spans.js';
 import { startApp } from '../support/app.js';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
+import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
 const KEY = 'otel-key';
@@ -83,6 +84,22 @@ describe('telemetry', { timeout: 60_000 }, () => {
       expect(r.attributes['db.operation.name']).toMatch(/^[A-Z_.]+$/);
       expect(r.attributes['server.address']).toBeDefined();
       expect(r.spanContext().traceId).toBe(span!.spanContext().traceId);
+    }
+  });
+
+  it('names the class of a failed command in its span, not a bare Error', async () => {
+    spans.reset();
+    await api('POST', '/users', { id: 'otel-wrongtype', firstName: 'W', lastName: 'T' });
+    // A cart key of the wrong type (written by hand): the cart script fails with WRONGTYPE.
+    await admin(servers.standalone.port, (c) => c.set('cart:otel-wrongtype', 'not a hash'));
+    const res = await api('POST', '/carts/otel-wrongtype/items', { skuId: 'sku123' });
+    expect(res.status).toBe(500);
+    const [span] = server('POST /api/carts/{userId}/items');
+    const failed = children(span!).filter((c) => c.status.code === SpanStatusCode.ERROR);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) {
+      expect(f.attributes['error.type']).not.toBe('Error');
+      expect(String(f.attributes['error.type'])).toMatch(/Error$/);
     }
   });
 
@@ -165,6 +182,13 @@ describe('telemetry', { timeout: 60_000 }, () => {
       expect(s.spanContext().traceId).toBe(traceId);
       expect(s.attributes['biglist.retry']).toBe(false);
       expect(children(s).some((c) => c.attributes['db.system.name'] === 'redis')).toBe(true);
+    }
+    // A segment's write starts with a MULTI (the first push and the copy's TTL): one span with its size.
+    const batches = segments.flatMap((s) => children(s)).filter((c) => c.name === 'MULTI');
+    expect(batches.length).toBeGreaterThanOrEqual(5);
+    for (const b of batches) {
+      expect(b.kind).toBe(SpanKind.CLIENT);
+      expect(b.attributes['db.operation.batch.size']).toBe(2);
     }
     // The loader's logs are records in the same trace, with their invocation.
     const published = logRecords
