@@ -93,8 +93,9 @@ function unpriced(userId: string, lines: Record<string, string>): VersionedCart 
 
 /**
  * The answer to a write that was applied: the cart priced, with the pricing retried within the deadline
- * when Redis fails; past it, the cart without prices (`priced: false`). Never an error: a 503 here would
- * invite the client to apply again what is already applied.
+ * when Redis is unavailable; past it, the cart without prices (`priced: false`). Never a 503: it would
+ * invite the client to apply again what is already applied. Only an outage is forgiven here, as when a
+ * user is created; anything else is a bug to report.
  */
 async function answerApplied(
   redis: Redis,
@@ -106,7 +107,8 @@ async function answerApplied(
     try {
       return await price(redis, userId, lines);
     } catch (err) {
-      if (!isRedisUnavailable(err) || Date.now() + pause >= giveUpAt) return unpriced(userId, lines);
+      if (!isRedisUnavailable(err)) throw err;
+      if (Date.now() + pause >= giveUpAt) return unpriced(userId, lines);
       await sleep(pause);
     }
   }

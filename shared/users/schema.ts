@@ -2,8 +2,10 @@ import { z } from 'zod';
 
 import { Id } from '../ids.js';
 
-const Name = z.string().trim().min(1).max(100);
-const Email = z.email().max(254);
+/** A first or last name as the API takes it. */
+export const Name = z.string().trim().min(1).max(100);
+/** An email address as the API takes it. */
+export const Email = z.email().max(254);
 
 /** Body of POST /users. */
 export const CreateUserInput = z.strictObject({

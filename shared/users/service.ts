@@ -4,7 +4,7 @@ import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
 import { AppError, errors, isRedisUnavailable } from '../errors.js';
 import type { Idempotency, Outcome } from '../idempotency.js';
 import { getRedis } from '../redis/client.js';
-import type { CreateUserInput, UpdateUserInput, User } from './schema.js';
+import { type CreateUserInput, Email, Name, type UpdateUserInput, type User } from './schema.js';
 import {
   adoptGeneration,
   deleteUserIf,
@@ -58,13 +58,18 @@ export async function profileOf(principal: {
 }): Promise<User> {
   const found = await findUser(await getRedis(), principal.userId);
   if (found) return found;
-  const email = principal.email && /^[^@\s]+@[^@\s]+$/.test(principal.email) ? principal.email : undefined;
+  // The claims pass the same rules as a body would; a claim that does not is left out.
+  const valid = (schema: typeof Name | typeof Email, value: string | undefined) => {
+    const parsed = schema.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const email = valid(Email, principal.email);
   try {
     return (
       await createUser({
         id: principal.userId,
-        firstName: principal.givenName ?? '',
-        lastName: principal.familyName ?? '',
+        firstName: valid(Name, principal.givenName) ?? '',
+        lastName: valid(Name, principal.familyName) ?? '',
         ...(email ? { email } : {}),
       })
     ).value;
