@@ -20,7 +20,7 @@ export const getCart = defineRoute({
   params: CartPath,
   responses: { 200: cartOk },
   errors: ['user_not_found'],
-  handler: async ({ params }) => cartResponse(await carts.getCart(params.userId)),
+  handler: async ({ params }) => cartResponse(await carts.getCart(carts.userCart(params.userId))),
 });
 
 export const clearCart = defineRoute({
@@ -34,7 +34,7 @@ export const clearCart = defineRoute({
   responses: { 204: { description: 'Emptied' } },
   errors: ['user_not_found'],
   handler: async ({ params }) => {
-    await carts.clearCart(params.userId);
+    await carts.clearCart(carts.userCart(params.userId));
     return empty();
   },
 });
@@ -52,7 +52,7 @@ export const addCartItem = defineRoute({
   responses: { 200: cartOk },
   errors: ['user_not_found', 'sku_not_found', 'quantity_limit_exceeded'],
   handler: async ({ params, body, idempotency }) =>
-    written(await carts.addItem(params.userId, body.skuId, body.quantity, idempotency)),
+    written(await carts.addItem(carts.userCart(params.userId), body.skuId, body.quantity, idempotency)),
 });
 
 export const setCartItem = defineRoute({
@@ -68,7 +68,9 @@ export const setCartItem = defineRoute({
   responses: { 200: cartOk },
   errors: ['user_not_found', 'sku_not_found', 'quantity_limit_exceeded', 'precondition_failed'],
   handler: async ({ params, body, request }) =>
-    written(await carts.setItem(params.userId, params.skuId, body.quantity, parseIfMatch(request))),
+    written(
+      await carts.setItem(carts.userCart(params.userId), params.skuId, body.quantity, parseIfMatch(request)),
+    ),
 });
 
 export const removeCartItem = defineRoute({
@@ -86,6 +88,12 @@ export const removeCartItem = defineRoute({
   errors: ['user_not_found', 'cart_line_not_found', 'precondition_failed'],
   handler: async ({ params, query, request, idempotency }) =>
     written(
-      await carts.removeItem(params.userId, params.skuId, query.quantity, parseIfMatch(request), idempotency),
+      await carts.removeItem(
+        carts.userCart(params.userId),
+        params.skuId,
+        query.quantity,
+        parseIfMatch(request),
+        idempotency,
+      ),
     ),
 });

@@ -1,10 +1,18 @@
 import { z } from 'zod';
 
 import type { Principal } from '../shared/auth/verify.js';
+import * as guests from '../shared/carts/guests.js';
 import { AddCartItemInput, RemoveCartItemQuery, SetCartItemInput } from '../shared/carts/schema.js';
 import * as carts from '../shared/carts/service.js';
 import { AppError, type ErrorCode, errors } from '../shared/errors.js';
-import { cartOk, cartResponse, ifMatchHeader, written } from '../shared/http/carts.js';
+import {
+  cartOk,
+  cartResponse,
+  cartTokenHeader,
+  cartTokenOf,
+  ifMatchHeader,
+  written,
+} from '../shared/http/carts.js';
 import { parseIfMatch } from '../shared/http/request.js';
 import { defineRoute, empty, json } from '../shared/http/route.js';
 import { Id } from '../shared/ids.js';
@@ -23,15 +31,15 @@ const LinePath = z.object({ skuId: Id });
  */
 async function forShopper<T>(
   principal: Principal | undefined,
-  act: (userId: string) => Promise<T>,
+  act: (cart: carts.Holder, userId: string) => Promise<T>,
 ): Promise<T> {
   if (!principal) throw errors.unauthorized();
   try {
-    return await act(principal.userId);
+    return await act(carts.userCart(principal.userId), principal.userId);
   } catch (err) {
     if (!(err instanceof AppError && err.code === 'user_not_found')) throw err;
     await users.profileOf(principal);
-    return act(principal.userId);
+    return act(carts.userCart(principal.userId), principal.userId);
   }
 }
 
@@ -61,7 +69,7 @@ export const getMyCart = defineRoute({
   tag: 'me',
   responses: { 200: cartOk },
   errors: signIn,
-  handler: async ({ principal }) => cartResponse(await forShopper(principal, (id) => carts.getCart(id))),
+  handler: async ({ principal }) => cartResponse(await forShopper(principal, (cart) => carts.getCart(cart))),
 });
 
 export const clearMyCart = defineRoute({
@@ -75,7 +83,7 @@ export const clearMyCart = defineRoute({
   responses: { 204: { description: 'Emptied' } },
   errors: signIn,
   handler: async ({ principal }) => {
-    await forShopper(principal, (id) => carts.clearCart(id));
+    await forShopper(principal, (cart) => carts.clearCart(cart));
     return empty();
   },
 });
@@ -93,7 +101,9 @@ export const addMyCartItem = defineRoute({
   responses: { 200: cartOk },
   errors: [...signIn, 'sku_not_found', 'quantity_limit_exceeded'],
   handler: async ({ principal, body, idempotency }) =>
-    written(await forShopper(principal, (id) => carts.addItem(id, body.skuId, body.quantity, idempotency))),
+    written(
+      await forShopper(principal, (cart) => carts.addItem(cart, body.skuId, body.quantity, idempotency)),
+    ),
 });
 
 export const setMyCartItem = defineRoute({
@@ -111,8 +121,8 @@ export const setMyCartItem = defineRoute({
   errors: [...signIn, 'sku_not_found', 'quantity_limit_exceeded', 'precondition_failed'],
   handler: async ({ principal, params, body, request }) =>
     written(
-      await forShopper(principal, (id) =>
-        carts.setItem(id, params.skuId, body.quantity, parseIfMatch(request)),
+      await forShopper(principal, (cart) =>
+        carts.setItem(cart, params.skuId, body.quantity, parseIfMatch(request)),
       ),
     ),
 });
@@ -133,8 +143,26 @@ export const removeMyCartItem = defineRoute({
   errors: [...signIn, 'cart_line_not_found', 'precondition_failed'],
   handler: async ({ principal, params, query, request, idempotency }) =>
     written(
-      await forShopper(principal, (id) =>
-        carts.removeItem(id, params.skuId, query.quantity, parseIfMatch(request), idempotency),
+      await forShopper(principal, (cart) =>
+        carts.removeItem(cart, params.skuId, query.quantity, parseIfMatch(request), idempotency),
       ),
     ),
+});
+
+export const mergeMyCart = defineRoute({
+  name: 'mergeMyCart',
+  method: 'POST',
+  path: '/me/cart/merge',
+  authLevel: 'anonymous',
+  bearer: true,
+  summary:
+    "Merge the guest cart of the Cart-Token into the signed-in shopper's cart, exactly once: quantities of a SKU in both are summed, capped at the per-line maximum; the guest cart is then gone. A token merged into this cart before answers the cart",
+  tag: 'me',
+  headers: [cartTokenHeader],
+  responses: { 200: cartOk },
+  errors: [...signIn, 'guest_cart_not_found'],
+  handler: async ({ principal, request }) => {
+    const token = cartTokenOf(request);
+    return cartResponse(await forShopper(principal, (_cart, userId) => guests.mergeGuestCart(userId, token)));
+  },
 });

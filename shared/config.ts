@@ -57,6 +57,7 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,32}$/, { error: 'must be 1-32 characters of A-Z a-z 0-9 _ . : -' })
     .optional(),
   CART_TTL_DAYS: positiveInt(3650).default(30),
+  GUEST_CART_TTL_DAYS: positiveInt(3650).default(7),
   MAX_LINE_QUANTITY: positiveInt(1_000_000).default(999),
   MAX_BODY_BYTES: positiveInt(1_048_576).default(16_384),
   BIGLIST_STALL_SECONDS: positiveInt(86_400).default(60),
@@ -121,6 +122,8 @@ export interface AppConfig {
   /** Prepended to every key (e.g. "shop1:"); empty by default so keys match the classic demos. */
   keyPrefix: string;
   cartTtlSeconds: number;
+  /** How long a guest cart lives after its last write (and a merged one is remembered). */
+  guestCartTtlSeconds: number;
   maxLineQuantity: number;
   maxBodyBytes: number;
   /** A load with no finished segment for this long is failed and frees the loader. */
@@ -219,6 +222,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     retryAfterSeconds: e.REDIS_RETRY_AFTER_SECONDS,
     keyPrefix: e.REDIS_KEY_PREFIX ?? '',
     cartTtlSeconds: e.CART_TTL_DAYS * 86_400,
+    guestCartTtlSeconds: e.GUEST_CART_TTL_DAYS * 86_400,
     maxLineQuantity: e.MAX_LINE_QUANTITY,
     maxBodyBytes: e.MAX_BODY_BYTES,
     biglistStallMs: e.BIGLIST_STALL_SECONDS * 1000,

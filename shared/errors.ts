@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   user_not_found: 404,
   sku_not_found: 404,
   cart_line_not_found: 404,
+  guest_cart_not_found: 404,
   load_not_found: 404,
   list_not_found: 404,
   asset_not_found: 404,
@@ -98,9 +99,18 @@ export const errors = {
   userNotFound: (id: string) => new AppError('user_not_found', `User ${id} does not exist.`),
   /** No such SKU. */
   skuNotFound: (id: string) => new AppError('sku_not_found', `SKU ${id} does not exist.`),
-  /** No line for that SKU in the cart. */
-  cartLineNotFound: (userId: string, skuId: string) =>
-    new AppError('cart_line_not_found', `The cart of ${userId} has no line for ${skuId}.`),
+  /** No line for that SKU in the cart (a user's, or the guest cart when `userId` is null). */
+  cartLineNotFound: (userId: string | null, skuId: string) =>
+    new AppError(
+      'cart_line_not_found',
+      `${userId === null ? 'The guest cart' : `The cart of ${userId}`} has no line for ${skuId}.`,
+    ),
+  /** No guest cart for this cart token: never issued, expired, or merged into a shopper's cart. */
+  guestCartNotFound: () =>
+    new AppError(
+      'guest_cart_not_found',
+      'There is no guest cart for this cart token (it expired or was merged).',
+    ),
   /** No such load (or long replaced). */
   loadNotFound: (id: string) => new AppError('load_not_found', `Load ${id} does not exist.`),
   /** Nothing published yet. */

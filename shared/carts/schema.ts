@@ -22,6 +22,11 @@ export const RemoveCartItemQuery = z.strictObject({
     .optional(),
 });
 
+/** A guest cart's token (the Cart-Token header): 256 random bits, base64url. */
+export const CartToken = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a cart token from POST /guest-cart' });
+
 /** Route parameters naming a cart. */
 export const CartPath = z.object({ userId: Id });
 /** Route parameters naming a cart line. */
@@ -49,7 +54,8 @@ export type CartLine = z.infer<typeof CartLine>;
  * and no ETag (read the cart again for them). Never retry such a write: it was applied.
  */
 export const Cart = z.object({
-  userId: Id,
+  /** The owner's user id; null for a guest cart. */
+  userId: Id.nullable(),
   items: z.array(CartLine),
   totalQuantity: z.int(),
   total: Money.nullable(),
@@ -57,3 +63,6 @@ export const Cart = z.object({
 });
 /** A cart (type). */
 export type Cart = z.infer<typeof Cart>;
+
+/** The answer to POST /guest-cart: the cart token (shown once; only its hash is stored) and the empty cart. */
+export const GuestCartCreated = z.object({ cartToken: CartToken, cart: Cart });

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 
 import { IDEMPOTENCY_TTL_SECONDS } from '../idempotency.js';
-import { bad, fields, integer, type Reply, script, tagged } from '../redis/scripts.js';
+import { bad, fields, integer, type Reply, type Script, script, tagged } from '../redis/scripts.js';
 
 /** The outcome of an atomic cart script: the cart's lines after it ran, or why it did nothing. */
 export type CartWrite =
@@ -18,7 +18,7 @@ export type CartWrite =
   | { status: 'absent' }
   | { status: 'gone' };
 
-const cartWrite: Reply<CartWrite> = (raw) => {
+export const cartWrite: Reply<CartWrite> = (raw) => {
   const [status, [payload]] = tagged(raw);
   switch (status) {
     case 'ok':
@@ -36,7 +36,7 @@ const cartWrite: Reply<CartWrite> = (raw) => {
   }
 };
 
-const CART_LUA = `
+export const CART_LUA = `
 -- A line's quantity, or 0 for one that is not a whole number from 1 (a line written by hand, as "abc",
 -- "-2" or "1.5"): such a line reads as unavailable and a write replaces it.
 local function qty(v)
@@ -84,19 +84,32 @@ local function seen(record, fingerprint, cart)
   if was ~= fingerprint then return {'reused'} end
   return {'replayed', redis.call('HGETALL', cart)}
 end
-local function done(cart, ttl, record, fingerprint)
+-- A guest cart lives as long as its owner record, which expires (a user's owner record never does once a
+-- generation owns the cart): a write refreshes both.
+local function done(cart, owner, ttl, record, fingerprint)
   if record ~= nil then redis.call('SET', record, fingerprint, 'EX', ${IDEMPOTENCY_TTL_SECONDS}) end
   if redis.call('EXISTS', cart) == 1 then redis.call('EXPIRE', cart, ttl) end
+  if redis.call('PTTL', owner) > 0 then redis.call('EXPIRE', owner, ttl) end
   return {'ok', redis.call('HGETALL', cart)}
 end
 `;
+
+// A guest cart's write first checks that the cart is live: an expired owner record must not be taken over
+// (as a user's is by its first generation), and a frozen one (a merge began) takes no more writes.
+const GUEST_GUARD = `
+if redis.call('HGET', KEYS[2], 'live') ~= '1' then return {'gone'} end
+`;
+
+/** A cart write script and its guest twin (the same body behind the guest guard; KEYS[2] is the owner). */
+function cartScript(body: string): [Script<CartWrite>, Script<CartWrite>] {
+  return [script(CART_LUA + body, cartWrite), script(CART_LUA + GUEST_GUARD + body, cartWrite)];
+}
 
 /**
  * KEYS: cart, owner[, idempotency record]. ARGV: sku, quantity, max per line, ttl s, generation[,
  * fingerprint]. Adds to a line unless past the max.
  */
-export const CART_ADD = script(
-  `${CART_LUA}
+export const [CART_ADD, GUEST_CART_ADD] = cartScript(`
 local cart, owner, record = KEYS[1], KEYS[2], KEYS[3]
 local sku, add, max, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local g, fingerprint = tonumber(ARGV[5]), ARGV[6]
@@ -106,14 +119,11 @@ if not owns(owner, cart, g, false) then return {'gone'} end
 local cur = qty(redis.call('HGET', cart, sku))
 if cur + add > max then return {'limit', tostring(cur)} end
 redis.call('HSET', cart, sku, string.format('%d', cur + add))
-return done(cart, ttl, record, fingerprint)
-`,
-  cartWrite,
-);
+return done(cart, owner, ttl, record, fingerprint)
+`);
 
 /** KEYS: cart, owner. ARGV: sku, quantity (0 removes), ttl s, expected lines hash or '', generation. */
-export const CART_SET = script(
-  `${CART_LUA}
+export const [CART_SET, GUEST_CART_SET] = cartScript(`
 local cart, owner = KEYS[1], KEYS[2]
 local sku, quantity, ttl, expected, g = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 if not owns(owner, cart, g, false) then return {'gone'} end
@@ -123,18 +133,15 @@ if quantity == 0 then
 else
   redis.call('HSET', cart, sku, ARGV[2])
 end
-return done(cart, ttl, nil, nil)
-`,
-  cartWrite,
-);
+return done(cart, owner, ttl, nil, nil)
+`);
 
 /**
  * KEYS: cart, owner[, idempotency record]. ARGV: sku, quantity or '' (whole line), ttl s, expected lines
  * hash or '', generation[, fingerprint]. The lines hash is compared before anything else: a stale tag is
  * 412 whatever the line holds.
  */
-export const CART_REMOVE = script(
-  `${CART_LUA}
+export const [CART_REMOVE, GUEST_CART_REMOVE] = cartScript(`
 local cart, owner, record = KEYS[1], KEYS[2], KEYS[3]
 local sku, quantity, ttl, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local g, fingerprint = tonumber(ARGV[5]), ARGV[6]
@@ -150,21 +157,16 @@ if quantity == '' or cur <= tonumber(quantity) then
 else
   redis.call('HSET', cart, sku, string.format('%d', cur - tonumber(quantity)))
 end
-return done(cart, ttl, record, fingerprint)
-`,
-  cartWrite,
-);
+return done(cart, owner, ttl, record, fingerprint)
+`);
 
 /** KEYS: cart, owner. ARGV: generation. Empties the cart of a live user; 'gone' otherwise. */
-export const CART_CLEAR = script(
-  `${CART_LUA}
+export const [CART_CLEAR, GUEST_CART_CLEAR] = cartScript(`
 local cart, owner, g = KEYS[1], KEYS[2], tonumber(ARGV[1])
 if not owns(owner, cart, g, false) then return {'gone'} end
 redis.call('DEL', cart)
 return {'ok', {}}
-`,
-  cartWrite,
-);
+`);
 
 /**
  * KEYS: owner. ARGV: ttl s. Issues the next generation of a user id, always above every generation the

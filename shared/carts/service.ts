@@ -14,6 +14,8 @@ import {
   addToLine,
   type CartWrite,
   clearLines,
+  guestGeneration,
+  type Holder,
   lineQuantity,
   linesHash,
   readCart,
@@ -22,6 +24,22 @@ import {
   setLine,
 } from './store.js';
 
+export type { Holder } from './store.js';
+
+/** A user's cart. */
+export const userCart = (id: string): Holder => ({ kind: 'user', id });
+
+/** The `userId` a cart's body shows: null for a guest's. */
+const ownerId = (holder: Holder) => (holder.kind === 'user' ? holder.id : null);
+
+/** How long a cart lives after its last write: a guest's less long (GUEST_CART_TTL_DAYS) than a customer's. */
+const ttlOf = (holder: Holder) =>
+  holder.kind === 'user' ? getConfig().cartTtlSeconds : getConfig().guestCartTtlSeconds;
+
+/** The error for a cart that is not there: no such user, or no live guest cart. */
+export const cartNotFound = (holder: Holder) =>
+  holder.kind === 'user' ? errors.userNotFound(holder.id) : errors.guestCartNotFound();
+
 /** A cart and its version tag (the ETag); no tag for a cart answered without prices. */
 export interface VersionedCart {
   cart: Cart;
@@ -29,13 +47,13 @@ export interface VersionedCart {
 }
 
 /** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
-async function price(redis: Redis, userId: string, lines: Record<string, string>): Promise<VersionedCart> {
+async function price(redis: Redis, holder: Holder, lines: Record<string, string>): Promise<VersionedCart> {
   const skuIds = Object.keys(lines).sort();
-  return priced(userId, lines, skuIds, await findSkus(redis, skuIds));
+  return priced(ownerId(holder), lines, skuIds, await findSkus(redis, skuIds));
 }
 
 function priced(
-  userId: string,
+  userId: string | null,
   lines: Record<string, string>,
   skuIds: string[],
   skus: Array<StoredSku | undefined>,
@@ -76,7 +94,7 @@ function priced(
 }
 
 /** The lines as they are, without prices or availability (no ETag: it stands for a priced body). */
-function unpriced(userId: string, lines: Record<string, string>): VersionedCart {
+function unpriced(userId: string | null, lines: Record<string, string>): VersionedCart {
   const items: CartLine[] = Object.keys(lines)
     .sort()
     .map((skuId) => ({
@@ -92,33 +110,48 @@ function unpriced(userId: string, lines: Record<string, string>): VersionedCart 
 }
 
 /**
- * The answer to a write that was applied: the cart priced, with the pricing retried within the deadline
- * when Redis is unavailable; past it, the cart without prices (`priced: false`). Never a 503: it would
- * invite the client to apply again what is already applied. Only an outage is forgiven here, as when a
- * user is created; anything else is a bug to report.
+ * Runs a step that is safe to run again, again while Redis is unavailable, until the deadline
+ * (`REDIS_DEADLINE_MS`); then the last error. For what must not end in a 503 if it can be helped.
  */
-async function answerApplied(
-  redis: Redis,
-  userId: string,
-  lines: Record<string, string>,
-): Promise<VersionedCart> {
+export async function untilDeadline<T>(step: () => Promise<T>): Promise<T> {
   const giveUpAt = Date.now() + (getConfig().redis.deadlineMs || 2000);
   for (let pause = 50; ; pause *= 2) {
     try {
-      return await price(redis, userId, lines);
+      return await step();
     } catch (err) {
-      if (!isRedisUnavailable(err)) throw err;
-      if (Date.now() + pause >= giveUpAt) return unpriced(userId, lines);
+      if (!isRedisUnavailable(err) || Date.now() + pause >= giveUpAt) throw err;
       await sleep(pause);
     }
   }
 }
 
 /**
- * The incarnation of a user that cart writes act for; 404 when there is no such user. A user made
- * outside the API (Redis Insight, the classic demo) gets one on its first cart write.
+ * The answer to a write that was applied: the cart priced, with the pricing retried within the deadline
+ * when Redis is unavailable; past it, the cart without prices (`priced: false`). Never a 503: it would
+ * invite the client to apply again what is already applied. Only an outage is forgiven here, as when a
+ * user is created; anything else is a bug to report.
  */
-async function generationOf(redis: Redis, userId: string): Promise<number> {
+export async function answerApplied(
+  redis: Redis,
+  holder: Holder,
+  lines: Record<string, string>,
+): Promise<VersionedCart> {
+  try {
+    return await untilDeadline(() => price(redis, holder, lines));
+  } catch (err) {
+    if (!isRedisUnavailable(err)) throw err;
+    return unpriced(ownerId(holder), lines);
+  }
+}
+
+/**
+ * The incarnation of a cart's owner that writes act for; 404 when there is no such user. A user made
+ * outside the API (Redis Insight, the classic demo) gets one on its first cart write. A guest cart has
+ * one, always the same (its scripts refuse writes to a cart that is not live).
+ */
+export async function generationOf(redis: Redis, holder: Holder): Promise<number> {
+  if (holder.kind === 'guest') return guestGeneration();
+  const userId = holder.id;
   const { exists, generation } = await readGeneration(redis, userId);
   if (!exists) throw errors.userNotFound(userId);
   if (generation !== undefined) return generation;
@@ -128,9 +161,9 @@ async function generationOf(redis: Redis, userId: string): Promise<number> {
 }
 
 /** The lines a write left and whether it was a replay, or the error for why it did nothing. */
-function settle(
+export function settle(
   write: CartWrite,
-  userId: string,
+  holder: Holder,
   skuId: string,
 ): { lines: Record<string, string>; replayed: boolean } {
   switch (write.status) {
@@ -145,10 +178,11 @@ function settle(
     case 'precondition':
       throw errors.preconditionFailed();
     case 'absent':
-      throw errors.cartLineNotFound(userId, skuId);
+      throw errors.cartLineNotFound(ownerId(holder), skuId);
     case 'gone':
-      // The user was deleted (or deleted and created again) while this request ran.
-      throw errors.userNotFound(userId);
+      // The user was deleted (or deleted and created again) while this request ran; the guest cart
+      // expired, or a merge froze it.
+      throw cartNotFound(holder);
   }
 }
 
@@ -157,32 +191,32 @@ function settle(
  * prices too, so it is compared here, on the priced cart; the write then checks atomically that the lines
  * have not changed since. (A price changed between the two is the one change this cannot see.)
  */
-async function expectedLines(redis: Redis, userId: string, ifMatch: IfMatch): Promise<string> {
+async function expectedLines(redis: Redis, holder: Holder, ifMatch: IfMatch): Promise<string> {
   if (ifMatch === undefined || ifMatch === '*') return '';
-  const current = await readCart(redis, userId);
-  if (current.user === 'absent') throw errors.userNotFound(userId);
-  const { etag } = await price(redis, userId, current.lines);
+  const current = await readCart(redis, holder);
+  if (current.user === 'absent') throw cartNotFound(holder);
+  const { etag } = await price(redis, holder, current.lines);
   if (etag === undefined || !ifMatch.includes(etag)) throw errors.preconditionFailed();
   return linesHash(current.lines);
 }
 
-/** Reads a cart with totals; 404 for an unknown user. At most two round trips whatever its size. */
-export async function getCart(userId: string): Promise<VersionedCart> {
+/** Reads a cart with totals; 404 for an unknown user or guest cart. At most two round trips whatever its size. */
+export async function getCart(holder: Holder): Promise<VersionedCart> {
   const redis = await getRedis();
-  const read = await readCart(redis, userId);
-  if (read.user === 'absent') throw errors.userNotFound(userId);
-  return price(redis, userId, read.lines);
+  const read = await readCart(redis, holder);
+  if (read.user === 'absent') throw cartNotFound(holder);
+  return price(redis, holder, read.lines);
 }
 
 /** Applies a cart write's outcome: the priced cart (see answerApplied), or the error. */
 async function answer(
   redis: Redis,
   write: CartWrite,
-  userId: string,
+  holder: Holder,
   skuId: string,
 ): Promise<Outcome<VersionedCart>> {
-  const { lines, replayed } = settle(write, userId, skuId);
-  return { value: await answerApplied(redis, userId, lines), replayed };
+  const { lines, replayed } = settle(write, holder, skuId);
+  return { value: await answerApplied(redis, holder, lines), replayed };
 }
 
 /**
@@ -190,57 +224,57 @@ async function answer(
  * Idempotency-Key it is applied at most once: a key applied before answers the cart as it is now.
  */
 export async function addItem(
-  userId: string,
+  holder: Holder,
   skuId: string,
   quantity: number,
   idempotency?: Idempotency,
 ): Promise<Outcome<VersionedCart>> {
   const redis = await getRedis();
-  const { maxLineQuantity: max, cartTtlSeconds: ttl } = getConfig();
+  const [max, ttl] = [getConfig().maxLineQuantity, ttlOf(holder)];
   // Existence checks come first and the write touches only the cart's slot: a SKU deleted in between
   // leaves a line that reads as unavailable, never a wrong total; a user deleted in between is refused.
-  const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
+  const [g, [sku]] = await Promise.all([generationOf(redis, holder), findSkus(redis, [skuId])]);
   if (!sku) throw errors.skuNotFound(skuId);
   if (quantity > max) throw errors.quantityLimitExceeded(max);
-  const write = await addToLine(redis, userId, g, { skuId, quantity, max, ttl }, idempotency);
-  return answer(redis, write, userId, skuId);
+  const write = await addToLine(redis, holder, g, { skuId, quantity, max, ttl }, idempotency);
+  return answer(redis, write, holder, skuId);
 }
 
 /** Sets a line's quantity (0 removes it) if `ifMatch` still matches; 404 for an unknown user or SKU. */
 export async function setItem(
-  userId: string,
+  holder: Holder,
   skuId: string,
   quantity: number,
   ifMatch: IfMatch,
 ): Promise<Outcome<VersionedCart>> {
   const redis = await getRedis();
-  const { maxLineQuantity, cartTtlSeconds: ttl } = getConfig();
-  const [g, [sku]] = await Promise.all([generationOf(redis, userId), findSkus(redis, [skuId])]);
+  const [maxLineQuantity, ttl] = [getConfig().maxLineQuantity, ttlOf(holder)];
+  const [g, [sku]] = await Promise.all([generationOf(redis, holder), findSkus(redis, [skuId])]);
   if (!sku && quantity > 0) throw errors.skuNotFound(skuId);
   if (quantity > maxLineQuantity) throw errors.quantityLimitExceeded(maxLineQuantity);
-  const expected = await expectedLines(redis, userId, ifMatch);
-  const write = await setLine(redis, userId, g, { skuId, quantity, ttl, expected });
-  return answer(redis, write, userId, skuId);
+  const expected = await expectedLines(redis, holder, ifMatch);
+  const write = await setLine(redis, holder, g, { skuId, quantity, ttl, expected });
+  return answer(redis, write, holder, skuId);
 }
 
 /** Decrements a line by `quantity`, or removes it; 404 when the line is absent; at most once per Idempotency-Key. */
 export async function removeItem(
-  userId: string,
+  holder: Holder,
   skuId: string,
   quantity: number | undefined,
   ifMatch: IfMatch,
   idempotency?: Idempotency,
 ): Promise<Outcome<VersionedCart>> {
   const redis = await getRedis();
-  const g = await generationOf(redis, userId);
-  const expected = await expectedLines(redis, userId, ifMatch);
-  const ttl = getConfig().cartTtlSeconds;
-  const write = await removeFromLine(redis, userId, g, { skuId, quantity, ttl, expected }, idempotency);
-  return answer(redis, write, userId, skuId);
+  const g = await generationOf(redis, holder);
+  const expected = await expectedLines(redis, holder, ifMatch);
+  const ttl = ttlOf(holder);
+  const write = await removeFromLine(redis, holder, g, { skuId, quantity, ttl, expected }, idempotency);
+  return answer(redis, write, holder, skuId);
 }
 
-/** Empties a cart; 404 for an unknown user. */
-export async function clearCart(userId: string): Promise<void> {
+/** Empties a cart; 404 for an unknown user or guest cart. */
+export async function clearCart(holder: Holder): Promise<void> {
   const redis = await getRedis();
-  settle(await clearLines(redis, userId, await generationOf(redis, userId)), userId, '');
+  settle(await clearLines(redis, holder, await generationOf(redis, holder)), holder, '');
 }

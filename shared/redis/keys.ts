@@ -60,6 +60,22 @@ export const keys = {
     `{${prefix()}cart:${checked(userId)}}:idem:${checked(key)}`,
   /** `{user:{id}}:idem:{key}` String, in the user's hash slot: the creation made with this Idempotency-Key. */
   userIdempotency: (id: string, key: string) => `{${prefix()}user:${checked(id)}}:idem:${checked(key)}`,
+  /** `guestcart:{hash}` Hash: a guest's cart (SKU id -> quantity), named by the SHA-256 of its cart token. */
+  guestCart: (hash: string) => `${prefix()}guestcart:${checked(hash)}`,
+  /**
+   * `{guestcart:{hash}}:owner` Hash, in the guest cart's slot: `live` 1 while the cart takes writes,
+   * `closed` 1 and `into` (the shopper's id) once a merge froze it, `merged` 1 once it is done. It expires
+   * with the cart: a guest cart lives only as long as this record.
+   */
+  guestCartOwner: (hash: string) => `{${prefix()}guestcart:${checked(hash)}}:owner`,
+  /** `{guestcart:{hash}}:idem:{key}` String: a guest cart write's Idempotency-Key, as `cartIdempotency`. */
+  guestCartIdempotency: (hash: string, key: string) =>
+    `{${prefix()}guestcart:${checked(hash)}}:idem:${checked(key)}`,
+  /**
+   * `{cart:{userId}}:merged:{hash}` String, in the shopper's cart slot: this guest cart's lines were merged
+   * here, written by the same script as the merge (so a retried or raced merge applies once).
+   */
+  cartMerge: (userId: string, hash: string) => `{${prefix()}cart:${checked(userId)}}:merged:${checked(hash)}`,
   /** `{biglist}:idem:{key}` String: the load started with this Idempotency-Key, written with the claim. */
   biglistIdempotency: (key: string) => `{${listTag()}}:idem:${checked(key)}`,
 };

@@ -153,6 +153,7 @@ describe('the error catalogue', () => {
       errors.userNotFound('u'),
       errors.skuNotFound('s'),
       errors.cartLineNotFound('u', 's'),
+      errors.guestCartNotFound(),
       errors.loadNotFound('l'),
       errors.listNotFound(),
       errors.assetNotFound('page docs'),

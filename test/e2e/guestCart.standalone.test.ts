@@ -1,0 +1,3 @@
+import { guestSuite } from './guestSuite.js';
+
+guestSuite('standalone');
