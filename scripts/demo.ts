@@ -12,9 +12,15 @@ import { ensureError } from '../shared/errors.js';
 interface Options {
   baseUrl: string;
   key?: string;
+  adminToken?: string;
+  shopperToken?: string;
   count: number;
   json: boolean;
 }
+
+/** Who a call is made as: the admin role (catalogue, biglist) or the signed-in shopper (their own cart). */
+type As = 'admin' | 'shopper';
+type Tokens = Partial<Record<As, string>>;
 
 interface LoadStatus {
   state: string;
@@ -40,17 +46,22 @@ function positiveInt(text: string): number {
 const COLOR = process.stdout.isTTY && !process.env.NO_COLOR;
 const bold = (text: string) => (COLOR ? styleText('bold', text, { validateStream: false }) : text);
 
-function client(opts: Options) {
-  // Either form works: https://<app>.azurewebsites.net or https://<app>.azurewebsites.net/api.
-  const base = opts.baseUrl.replace(/\/+$/, '').replace(/\/api$/, '');
+// Either form works: https://<app>.azurewebsites.net or https://<app>.azurewebsites.net/api.
+const baseOf = (opts: Options) => opts.baseUrl.replace(/\/+$/, '').replace(/\/api$/, '');
+
+function client(opts: Options, tokens: Tokens) {
+  const base = baseOf(opts);
   return async function call(
     method: string,
     path: string,
     body?: unknown,
     okStatuses: number[] = [],
+    as: As = 'admin',
   ): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = {};
-    if (opts.key) headers['x-functions-key'] = opts.key;
+    if (opts.key && as === 'admin') headers['x-functions-key'] = opts.key;
+    const token = tokens[as];
+    if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -74,7 +85,11 @@ function client(opts: Options) {
       parsed = text;
     }
     if (res.status === 401)
-      throw new DemoError(`${method} /api${path} was refused (401): pass the function key with --key`);
+      throw new DemoError(
+        `${method} /api${path} was refused (401): ${as === 'admin' && !opts.key ? 'pass the function key with --key' : `the ${as} token was not accepted`}`,
+      );
+    if (res.status === 403)
+      throw new DemoError(`${method} /api${path} was refused (403): the token lacks the admin role`);
     if (!res.ok && !okStatuses.includes(res.status)) {
       const p = parsed as { code?: string; detail?: string } | undefined;
       const why = p?.code
@@ -105,24 +120,74 @@ function cartTable(cart: Cart): string {
   return table.toString();
 }
 
+/**
+ * The tokens the walkthrough acts with: none when the app has sign-in off (the function key alone, the
+ * classic /carts/1 routes); from the development issuer when the app uses it; else the ones passed in.
+ */
+async function tokensFor(opts: Options): Promise<{ tokens: Tokens; signedIn: boolean }> {
+  let settings: { mode?: string; tokenEndpoint?: string; adminRole?: string } = {};
+  try {
+    const res = await fetch(`${baseOf(opts)}/api/auth/config`, { signal: AbortSignal.timeout(30_000) });
+    if (res.ok) settings = (await res.json()) as typeof settings;
+  } catch {
+    // Unreachable: the first call below says so in one line.
+  }
+  if (settings.mode === 'off' || settings.mode === undefined) return { tokens: {}, signedIn: false };
+  const given: Tokens = { admin: opts.adminToken, shopper: opts.shopperToken };
+  if (settings.mode === 'development' && settings.tokenEndpoint) {
+    const issue = async (name: string, admin: boolean) => {
+      const res = await fetch(settings.tokenEndpoint ?? '', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, admin }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (!res.ok) throw new DemoError(`the development issuer answered ${res.status}`);
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    given.admin ??= await issue('demo-admin', true);
+    given.shopper ??= await issue('Parker Perry', false);
+  }
+  if (!given.admin || !given.shopper)
+    throw new DemoError(
+      'this app has sign-in on: pass --admin-token (a token with the admin role) and --shopper-token',
+    );
+  return { tokens: given, signedIn: true };
+}
+
 async function main(opts: Options): Promise<void> {
-  const call = client(opts);
+  const { tokens, signedIn } = await tokensFor(opts);
+  const call = client(opts, tokens);
   const out: Record<string, unknown> = {};
   const say = (line: string) => {
     if (!opts.json) console.log(line);
   };
 
-  const user = await call('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' }, [409]);
-  say(user.status === 409 ? 'User 1 (Parker Perry) already exists' : 'Created user 1: Parker Perry');
+  // Signed in, the shopper's cart is /me/cart and their user is made from the token; else user 1's.
+  let cart = '/carts/1';
+  let who = 'user 1';
+  if (signedIn) {
+    const me = (await call('GET', '/me', undefined, [], 'shopper')).body as { id: string; firstName: string };
+    cart = '/me/cart';
+    who = `${me.firstName} (signed in as ${me.id})`;
+    say(`Signed in as ${me.firstName} (${me.id}); the catalogue is written with the admin role`);
+  } else {
+    const user = await call('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' }, [409]);
+    say(user.status === 409 ? 'User 1 (Parker Perry) already exists' : 'Created user 1: Parker Perry');
+  }
+  const as: As = signedIn ? 'shopper' : 'admin';
+
   await call('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
   await call('PUT', '/skus/sku456', { name: 'Magic Mouse', price: '49.50' });
   say('SKUs: sku123 AirPods 199.99, sku456 Magic Mouse 49.50');
-  await call('DELETE', '/carts/1');
-  await call('POST', '/carts/1/items', { skuId: 'sku123', quantity: 2 });
-  const full = (await call('POST', '/carts/1/items', { skuId: 'sku456', quantity: 1 })).body as Cart;
+
+  await call('DELETE', cart, undefined, [], as);
+  await call('POST', `${cart}/items`, { skuId: 'sku123', quantity: 2 }, [], as);
+  const full = (await call('POST', `${cart}/items`, { skuId: 'sku456', quantity: 1 }, [], as)).body as Cart;
   out.cart = full;
-  say(`\nCart of user 1 after adding 2 x sku123 and 1 x sku456:\n${cartTable(full)}`);
-  const after = (await call('DELETE', '/carts/1/items/sku456')).body as Cart;
+  say(`\nCart of ${who} after adding 2 x sku123 and 1 x sku456:\n${cartTable(full)}`);
+
+  const after = (await call('DELETE', `${cart}/items/sku456`, undefined, [], as)).body as Cart;
   out.cartAfterRemove = after;
   say(`\nAfter removing sku456:\n${cartTable(after)}`);
 
@@ -168,6 +233,14 @@ const program = new Command()
     'app URL, with or without /api: http://127.0.0.1:7071 or https://<app>.azurewebsites.net/api',
   )
   .option('--key <key>', 'function key (x-functions-key); needed in Azure')
+  .option(
+    '--admin-token <jwt>',
+    'a bearer token with the admin role (sign-in on; the development issuer gives one itself)',
+  )
+  .option(
+    '--shopper-token <jwt>',
+    "a shopper's bearer token (sign-in on; the development issuer gives one itself)",
+  )
   .option('--count <n>', 'values to load into biglist', positiveInt, 10_000)
   .option('--json', 'print one JSON document instead of tables', false)
   .showHelpAfterError();

@@ -42,8 +42,17 @@ async function newKey(): Promise<SigningKey> {
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
 }
 
+// The storefront (another origin: the app's) asks for tokens from the browser, so the issuer answers CORS.
+// Any origin: it is a development tool on loopback, and its tokens are for whoever runs it.
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST',
+  'Access-Control-Allow-Headers': 'Content-Type',
+  'Access-Control-Max-Age': '600',
+};
+
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...CORS });
   res.end(JSON.stringify(body));
 }
 
@@ -81,7 +90,9 @@ export async function startDevIssuer(options: {
   };
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, CORS).end();
+    } else if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
       send(res, 200, { issuer: url, jwks_uri: `${url}/jwks`, token_endpoint: `${url}/token` });
     } else if (req.method === 'GET' && path === '/jwks') {
       jwksFetches++;
@@ -92,9 +103,11 @@ export async function startDevIssuer(options: {
         const name =
           typeof body.name === 'string' && body.name.trim() ? body.name.trim().slice(0, 64) : 'shopper';
         const roles = body.admin === true ? [options.adminRole ?? 'Cart.Admin'] : [];
+        const [given = name, ...family] = name.split(/\s+/);
         const token = await sign({
           sub: `dev-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`,
-          given_name: name,
+          given_name: given,
+          ...(family.length ? { family_name: family.join(' ') } : {}),
           roles,
         });
         send(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 3600 });
@@ -103,7 +116,13 @@ export async function startDevIssuer(options: {
       send(res, 404, { error: 'not_found' });
     }
   });
-  await new Promise<void>((ok) => server.listen(options.port ?? 0, '127.0.0.1', ok));
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

@@ -11,12 +11,16 @@ export const DEMO_SKUS: ReadonlyArray<readonly [string, string, string]> = [
   ['sku890', 'Webcam', '129.00'],
 ];
 
-/** Writes the demo SKUs through the app at `baseUrl` when it has no SKU at all; says what it did. */
-export async function seedCatalogue(baseUrl: string): Promise<void> {
+/**
+ * Writes the demo SKUs through the app at `baseUrl` when it has no SKU at all (as the admin role, with
+ * `adminToken` when sign-in is on); says what it did.
+ */
+export async function seedCatalogue(baseUrl: string, adminToken?: string): Promise<void> {
   const key = process.env.LOCAL_RUNNER_FUNCTION_KEY;
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     ...(key ? { 'x-functions-key': key } : {}),
+    ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
   };
   const listed = await fetch(`${baseUrl}/api/skus?limit=1`, { headers });
   if (!listed.ok) {

@@ -8,6 +8,7 @@ import { applyLocalSettings } from '../local-runner/hostConfig.js';
 import { startLocalRunner } from '../local-runner/index.js';
 import { ConfigError, parseConfig } from '../shared/config.js';
 import { ensureError } from '../shared/errors.js';
+import { type DevIssuer, startDevIssuer } from './devIssuer.js';
 import { isListening, ROOT, startAzurite, startRedis } from './localServices.js';
 import { seedCatalogue } from './seed.js';
 
@@ -74,6 +75,32 @@ async function ensureRedis(): Promise<void> {
   children.push(await startRedis(port, dir, ['--save', '60 1000'], 'SIGTERM'));
 }
 
+// The audience of the development issuer's tokens (AUTH_AUDIENCE when npm start runs the issuer).
+const DEV_AUDIENCE = 'api://azure-redis-cart-dev';
+let devIssuer: DevIssuer | undefined;
+
+/**
+ * Sign-in out of the box: without an AUTH_ISSUER of your own, a development OpenID issuer (real ES256 tokens
+ * for a typed name, optionally with the admin role) on DEV_ISSUER_PORT (7072; a free port when taken).
+ */
+async function ensureSignIn(): Promise<void> {
+  if (process.env.AUTH_ISSUER) {
+    log(`sign-in: tokens of ${process.env.AUTH_ISSUER} (AUTH_ISSUER)`);
+    return;
+  }
+  const audience = process.env.AUTH_AUDIENCE || DEV_AUDIENCE;
+  const port = Number(process.env.DEV_ISSUER_PORT ?? 7072);
+  const adminRole = process.env.AUTH_ADMIN_ROLE || 'Cart.Admin';
+  devIssuer = await startDevIssuer({ audience, port, adminRole }).catch(() =>
+    startDevIssuer({ audience, port: 0, adminRole }),
+  );
+  process.env.AUTH_ISSUER = devIssuer.url;
+  process.env.AUTH_AUDIENCE = audience;
+  log(
+    `sign-in: development OpenID issuer at ${devIssuer.url} (a development tool: a deployed app never runs it; set AUTH_ISSUER to use your own)`,
+  );
+}
+
 // What runs the app (the local runner or func), stopped before the services it uses.
 let app: { stop: () => Promise<void> } | undefined;
 let stopping = false;
@@ -95,6 +122,7 @@ async function shutdown(code: number): Promise<void> {
   stopping = true;
   setTimeout(() => forceExit(code), STOP_LIMIT_MS);
   await app?.stop().catch(() => undefined);
+  await devIssuer?.stop().catch(() => undefined);
   await Promise.allSettled(children.map((c) => c.stop()));
   process.exit(code);
 }
@@ -116,6 +144,7 @@ function validateSettings(): void {
 async function main(): Promise<void> {
   loadSettings();
   validateSettings();
+  await ensureSignIn();
   await ensureAzurite();
   await ensureRedis();
   if (onPath('func')) {
@@ -136,7 +165,10 @@ async function main(): Promise<void> {
   );
   const runner = await startLocalRunner({ root: ROOT, port: Number(process.env.PORT ?? 7071) });
   app = runner;
-  await seedCatalogue(runner.url);
+  await seedCatalogue(
+    runner.url,
+    await devIssuer?.issue({ sub: 'dev-seed', roles: [process.env.AUTH_ADMIN_ROLE || 'Cart.Admin'] }),
+  );
   log(`open ${runner.url}/api/app (storefront) and ${runner.url}/api/docs (API reference); Ctrl+C stops`);
 }
 

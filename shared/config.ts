@@ -76,6 +76,11 @@ const EnvSchema = z.object({
   AUTH_ADMIN_ROLE: z.string().min(1).default('Cart.Admin'),
   AUTH_CLOCK_SKEW_SECONDS: wholeNumber(0, 300).default(60),
   AUTH_JWKS_COOLDOWN_SECONDS: positiveInt(3600).default(30),
+  AUTH_CLIENT_ID: z.string().min(1).optional(),
+  AUTH_AUTHORITY: z
+    .url({ protocol: /^https$/, error: 'must be the sign-in authority URL (https://...)' })
+    .optional(),
+  AUTH_SCOPES: z.string().min(1).optional(),
 });
 
 /** Authentication settings for the Redis connection. */
@@ -113,6 +118,15 @@ export interface AuthConfig {
   clockSkewSeconds: number;
   /** An unknown key id refetches the issuer's key set at most this often. */
   jwksCooldownMs: number;
+  /**
+   * How the storefront signs shoppers in: with MSAL against `authority` for the SPA app registration
+   * `clientId` (Microsoft Entra External ID), or with the development issuer when the issuer is on this
+   * machine and no client id is set; undefined: the page cannot sign in (the API still verifies tokens).
+   */
+  page:
+    | { mode: 'entra'; clientId: string; authority: string; scopes: string[] }
+    | { mode: 'development'; tokenEndpoint: string }
+    | undefined;
 }
 
 /** The application's settings. */
@@ -239,7 +253,8 @@ function authFrom(e: z.output<typeof EnvSchema>): AuthConfig | undefined {
   }
   const issuer = new URL(e.AUTH_ISSUER);
   // Tokens travel to and keys come from the issuer: plain HTTP only for a development issuer on this machine.
-  if (issuer.protocol !== 'https:' && !isLoopback(issuer.hostname.replace(/^\[(.*)\]$/, '$1'))) {
+  const local = isLoopback(issuer.hostname.replace(/^\[(.*)\]$/, '$1'));
+  if (issuer.protocol !== 'https:' && !local) {
     throw new ConfigError('Invalid configuration: AUTH_ISSUER: must be https:// (http only on loopback)');
   }
   return {
@@ -248,6 +263,21 @@ function authFrom(e: z.output<typeof EnvSchema>): AuthConfig | undefined {
     adminRole: e.AUTH_ADMIN_ROLE,
     clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
     jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_SECONDS * 1000,
+    page: e.AUTH_CLIENT_ID
+      ? {
+          mode: 'entra',
+          clientId: e.AUTH_CLIENT_ID,
+          // Entra External ID issues as https://<tenant>.ciamlogin.com/<tenant>/v2.0 and signs in at that
+          // URL without /v2.0; another authority is set explicitly.
+          authority: e.AUTH_AUTHORITY ?? e.AUTH_ISSUER.replace(/\/v2\.0\/?$/, ''),
+          scopes: (e.AUTH_SCOPES ?? `${e.AUTH_AUDIENCE}/.default`).split(/\s+/).filter(Boolean),
+        }
+      : local
+        ? {
+            mode: 'development',
+            tokenEndpoint: new URL('token', `${e.AUTH_ISSUER.replace(/\/+$/, '')}/`).href,
+          }
+        : undefined,
   };
 }
 

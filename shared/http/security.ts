@@ -21,6 +21,13 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 
+/** A page's headers when it also talks to `origin` (the storefront's sign-in): that origin and no other. */
+export function pageSecurityHeaders(origin: string | undefined): Readonly<Record<string, string>> {
+  if (!origin) return PAGE_SECURITY_HEADERS;
+  const csp = PAGE_CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${origin}`);
+  return { ...PAGE_SECURITY_HEADERS, 'Content-Security-Policy': csp };
+}
+
 /** Headers of every other response: nothing in an API answer may run, load or be framed. */
 export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",

@@ -5,8 +5,9 @@ import { extname, join, resolve } from 'node:path';
 
 import type { HttpResponseInit } from '@azure/functions';
 
+import { signInOrigin } from '../auth/signIn.js';
 import { errors } from '../errors.js';
-import { PAGE_SECURITY_HEADERS } from '../http/security.js';
+import { PAGE_SECURITY_HEADERS, pageSecurityHeaders } from '../http/security.js';
 
 // Compiled, this module is dist/shared/web/assets.js; Vite writes the pages to dist/web.
 const WEB_DIR = resolve(import.meta.dirname, '..', '..', 'web');
@@ -64,7 +65,12 @@ export function page(name: 'docs' | 'app', url: URL): HttpResponseInit {
   return {
     status: 200,
     body: file.body,
-    headers: { 'Content-Type': file.type, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS },
+    headers: {
+      'Content-Type': file.type,
+      'Cache-Control': 'no-cache',
+      // The storefront may reach its sign-in's origin too; the reference page nothing but its own.
+      ...(name === 'app' ? pageSecurityHeaders(signInOrigin()) : SECURITY_HEADERS),
+    },
   };
 }
 

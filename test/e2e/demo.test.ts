@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import type { Runner } from '../../local-runner/index.js';
+import { type DevIssuer, startDevIssuer } from '../../scripts/devIssuer.js';
 import { startApp } from '../support/app.js';
 import { freePort } from '../support/servers.js';
 
@@ -13,6 +14,7 @@ const run = promisify(execFile);
 const servers = inject('servers');
 const ROOT = resolve(import.meta.dirname, '..', '..');
 let runner: Runner;
+let issuer: DevIssuer;
 
 async function demo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return demoWith(process.execPath, [resolve(ROOT, 'dist', 'scripts', 'demo.js'), ...args]);
@@ -31,12 +33,19 @@ async function demoWith(
   }
 }
 
+// As `npm start` runs it: sign-in on, with the development issuer; the demo gets its tokens from it.
 beforeAll(async () => {
+  issuer = await startDevIssuer({ audience: 'api://cart-demo' });
+  process.env.AUTH_ISSUER = issuer.url;
+  process.env.AUTH_AUDIENCE = 'api://cart-demo';
   runner = await startApp(servers, 'demo-key');
 });
 
 afterAll(async () => {
   await runner.stop();
+  await issuer.stop();
+  delete process.env.AUTH_ISSUER;
+  delete process.env.AUTH_AUDIENCE;
 });
 
 describe('npm run demo', { timeout: 180_000 }, () => {
@@ -64,6 +73,8 @@ describe('npm run demo', { timeout: 180_000 }, () => {
     };
     expect(out.cart.total).toBe('449.48');
     expect(out.cartAfterRemove.total).toBe('399.98');
+    // As a signed-in shopper: the cart is theirs (from the token), not user 1's.
+    expect((out.cart as { userId?: string }).userId).toBe('dev-Parker_Perry');
     expect(out.load).toMatchObject({ state: 'completed', loaded: 10_000 });
     expect(out.newest).toEqual([10000, 9999, 9998, 9997, 9996, 9995, 9994, 9993, 9992, 9991]);
   });
@@ -71,6 +82,7 @@ describe('npm run demo', { timeout: 180_000 }, () => {
   it('prints tables for people and reports values per second for a bigger --count', async () => {
     const { code, stdout } = await demo('--base-url', runner.url, '--key', 'demo-key', '--count', '250000');
     expect(code).toBe(0);
+    expect(stdout).toContain('Signed in as Parker (dev-Parker_Perry)');
     expect(stdout).toContain('449.48');
     expect(stdout).toMatch(/Loaded 250,000 values at [\d,]+ values\/s/);
     expect(stdout).toContain('250000, 249999, 249998');
@@ -80,7 +92,23 @@ describe('npm run demo', { timeout: 180_000 }, () => {
     const { code, stderr } = await demo('--base-url', runner.url);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([
-      'demo: POST /api/users was refused (401): pass the function key with --key',
+      'demo: PUT /api/skus/sku123 was refused (401): pass the function key with --key',
+    ]);
+  });
+
+  it('ends with one clear line when a token it was given is refused', async () => {
+    const expired = await issuer.issue({ sub: 'late' }, { expiresIn: -600 });
+    const { code, stderr } = await demo(
+      '--base-url',
+      runner.url,
+      '--key',
+      'demo-key',
+      '--shopper-token',
+      expired,
+    );
+    expect([code, stderr.trim()]).toEqual([
+      1,
+      'demo: GET /api/me was refused (401): the shopper token was not accepted',
     ]);
   });
 

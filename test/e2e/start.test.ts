@@ -68,6 +68,53 @@ describe('npm start', { timeout: 120_000 }, () => {
     },
   );
 
+  it('gives a working sign-in out of the box: a development issuer, a seeded catalogue, a shopper cart', async () => {
+    const [port, redisPort, issuerPort] = [await freePort(), await freePort(), await freePort()];
+    const started = run('npm', ['start'], {
+      PORT: String(port),
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      DEV_ISSUER_PORT: String(issuerPort),
+      AzureWebJobsStorage: servers.azurite.connectionString,
+    });
+    try {
+      const base = `http://127.0.0.1:${port}/api`;
+      await until(
+        'the start line',
+        () => Promise.resolve(started.output().includes(`open ${base}/app`) || undefined),
+        90_000,
+      );
+      expect(started.output()).toContain(`development OpenID issuer at http://127.0.0.1:${issuerPort}`);
+      const settings = (await (await fetch(`${base}/auth/config`)).json()) as Record<string, string>;
+      expect(settings).toEqual({
+        mode: 'development',
+        tokenEndpoint: `http://127.0.0.1:${issuerPort}/token`,
+        adminRole: 'Cart.Admin',
+      });
+      const csp = (await fetch(`${base}/app`)).headers.get('content-security-policy') ?? '';
+      expect(csp).toContain(`connect-src 'self' http://127.0.0.1:${issuerPort};`);
+      const { access_token: token } = (await (
+        await fetch(settings.tokenEndpoint ?? '', {
+          method: 'POST',
+          body: JSON.stringify({ name: 'Newcomer' }),
+        })
+      ).json()) as { access_token: string };
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const added = await fetch(`${base}/me/cart/items`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ skuId: 'sku123', quantity: 2 }),
+      });
+      expect([added.status, ((await added.json()) as { total: string }).total]).toEqual([200, '399.98']);
+      // The shopper's token opens no admin route.
+      const refused = await fetch(`${base}/skus/sku123`, { method: 'DELETE', headers });
+      expect(refused.status).toBe(403);
+    } finally {
+      started.child.kill('SIGTERM');
+      await started.exited;
+    }
+    expect(await isListening(issuerPort)).toBe(false);
+  });
+
   it.each([
     ['REDIS_DEADLINE_MS', 'abc'],
     ['NODE_TLS_REJECT_UNAUTHORIZED', '0'],

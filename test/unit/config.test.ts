@@ -121,3 +121,47 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ REDIS_URL: 'redis://u:hunter2@h:1' })).not.toThrow(/hunter2/);
   });
 });
+
+describe('sign-in settings', () => {
+  const entra =
+    'https://11111111-2222-3333-4444-555555555555.ciamlogin.com/11111111-2222-3333-4444-555555555555/v2.0';
+
+  it('is off without AUTH_ISSUER, and needs AUTH_AUDIENCE with it', () => {
+    expect(parseConfig({}).auth).toBeUndefined();
+    expect(() => parseConfig({ AUTH_ISSUER: entra })).toThrow(/AUTH_AUDIENCE: required/);
+  });
+
+  it('signs the storefront in with MSAL at the issuer without /v2.0 when AUTH_CLIENT_ID is set', () => {
+    const { auth } = parseConfig({
+      AUTH_ISSUER: entra,
+      AUTH_AUDIENCE: 'api://cart',
+      AUTH_CLIENT_ID: 'spa-id',
+    });
+    expect(auth?.page).toEqual({
+      mode: 'entra',
+      clientId: 'spa-id',
+      authority: entra.replace('/v2.0', ''),
+      scopes: ['api://cart/.default'],
+    });
+    const custom = parseConfig({
+      AUTH_ISSUER: entra,
+      AUTH_AUDIENCE: 'api://cart',
+      AUTH_CLIENT_ID: 'spa-id',
+      AUTH_AUTHORITY: 'https://shop.ciamlogin.com/',
+      AUTH_SCOPES: 'api://cart/Cart.Shop openid',
+    });
+    expect(custom.auth?.page).toMatchObject({
+      authority: 'https://shop.ciamlogin.com/',
+      scopes: ['api://cart/Cart.Shop', 'openid'],
+    });
+  });
+
+  it('uses the development issuer only on loopback, and no page sign-in for another issuer without a client id', () => {
+    const dev = parseConfig({ AUTH_ISSUER: 'http://127.0.0.1:7072', AUTH_AUDIENCE: 'api://dev' });
+    expect(dev.auth?.page).toEqual({ mode: 'development', tokenEndpoint: 'http://127.0.0.1:7072/token' });
+    expect(parseConfig({ AUTH_ISSUER: entra, AUTH_AUDIENCE: 'api://cart' }).auth?.page).toBeUndefined();
+    expect(() =>
+      parseConfig({ AUTH_ISSUER: 'http://login.example.com', AUTH_AUDIENCE: 'api://cart' }),
+    ).toThrow(/AUTH_ISSUER: must be https/);
+  });
+});
