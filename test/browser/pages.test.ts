@@ -1,8 +1,9 @@
 // The pages in real Chromium (Debian's package, driven by playwright-core), end to end through the local
-// runner against real Redis and Azurite: the classic walkthrough by clicking, a stale ETag, a biglist load
-// watched to 100%, paging, the API reference's "Try it out", an axe scan, and screenshots of each page.
-// Any console error, failed request, error response or request to another origin fails the test, except
-// the one error response a step provokes on purpose.
+// runner against real Redis and Azurite, with sign-in on (the development issuer): a guest fills a cart,
+// signs in and sees it merged; a stale ETag; a second shopper's empty cart; the admin console refused to a
+// shopper; a biglist load watched to 100% by an admin; the API reference's "Try it out"; an axe scan and
+// screenshots. Any console error, failed request, error response or request to another origin than the
+// app's and the issuer's token endpoint fails the test, except the one error a step provokes on purpose.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -11,6 +12,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import type { Runner } from '../../local-runner/index.js';
+import { type DevIssuer, startDevIssuer } from '../../scripts/devIssuer.js';
 import { startApp } from '../support/app.js';
 import { call } from '../support/http.js';
 
@@ -24,6 +26,8 @@ const CHROMIUM =
   '/usr/bin/chromium';
 
 let runner: Runner;
+let issuer: DevIssuer;
+let adminToken: string;
 let browser: Browser;
 let context: BrowserContext;
 let trouble: string[];
@@ -31,7 +35,11 @@ let trouble: string[];
 let allowed: Set<string>;
 
 const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  call(runner.url, method, path, body, { 'x-functions-key': KEY, ...headers });
+  call(runner.url, method, path, body, {
+    'x-functions-key': KEY,
+    Authorization: `Bearer ${adminToken}`,
+    ...headers,
+  });
 
 /** A page that records every console error, failed request, error response and foreign request. */
 async function open(path: string): Promise<Page> {
@@ -46,7 +54,9 @@ async function open(path: string): Promise<Page> {
   page.on('requestfailed', (r) => trouble.push(`failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
   page.on('request', (r) => {
     const url = new URL(r.url());
-    if (!['data:', 'blob:'].includes(url.protocol) && url.origin !== origin)
+    // The one other place the storefront talks to: the issuer's token endpoint, to sign in.
+    const signIn = url.href === `${issuer.url}/token`;
+    if (!['data:', 'blob:'].includes(url.protocol) && url.origin !== origin && !signIn)
       trouble.push(`other origin: ${r.url()}`);
   });
   page.on('response', (r) => {
@@ -67,7 +77,24 @@ async function axeViolations(page: Page): Promise<string[]> {
     );
 }
 
+/** Signs in on the page with the development issuer's form. */
+async function signIn(page: Page, name: string, admin = false): Promise<void> {
+  await expect.poll(() => page.locator('#signin-form').isVisible()).toBe(true);
+  await page.getByLabel('Your name').fill(name);
+  if (admin) await page.getByLabel('Admin role').check();
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect.poll(() => page.locator('#signin-state').textContent()).toBe(`Signed in as ${name}.`);
+  expect([
+    await page.locator('#signin-form').isVisible(),
+    await page.locator('#signout').isVisible(),
+  ]).toEqual([false, true]);
+}
+
 beforeAll(async () => {
+  issuer = await startDevIssuer({ audience: 'api://cart-browser' });
+  process.env.AUTH_ISSUER = issuer.url;
+  process.env.AUTH_AUDIENCE = 'api://cart-browser';
+  adminToken = await issuer.issue({ sub: 'browser-admin', roles: ['Cart.Admin'] });
   runner = await startApp(servers, KEY);
   // As root Chromium refuses its sandbox; CI runs as root.
   browser = await chromium.launch({
@@ -91,6 +118,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser.close();
   await runner.stop();
+  await issuer.stop();
+  delete process.env.AUTH_ISSUER;
+  delete process.env.AUTH_AUDIENCE;
 });
 
 describe('pages', { timeout: 120_000 }, () => {
@@ -136,50 +166,56 @@ describe('pages', { timeout: 120_000 }, () => {
     expect((await fetch(`${runner.url}/api/assets/..%2Fapp.html`)).status).toBe(400);
   });
 
-  it('plays the classic walkthrough by clicking, and shows a stale ETag as the problem detail', async () => {
+  it('lets a guest fill a cart, sign in and find it merged; shows a stale ETag as the problem detail', async () => {
     trouble = [];
-    // The catalogue is public: it loads by itself, before any key is typed; this app needs one for the rest.
-    allowed = new Set(['412 /api/carts/1/items/sku123']);
+    allowed = new Set(['412 /api/me/cart/items/sku123']);
     const page = await open('/api/app');
+    // The catalogue is public: it loads by itself; no key is asked of a shopper.
     await expect.poll(() => page.locator('#skus tbody tr').count()).toBe(5);
-    expect(await page.locator('#key-state').textContent()).toContain('a deployed app answers 401');
-    await page.getByLabel('Function key').fill(KEY);
-    await page.getByRole('button', { name: 'Use key' }).click();
-    await expect.poll(() => page.locator('#skus tbody tr').count()).toBe(5);
-
-    await page.getByText('Create a user').click();
-    await page.getByLabel('Id (optional)').fill('1');
-    await page.getByLabel('First name').fill('Ada');
-    await page.getByLabel('Last name').fill('Lovelace');
-    await page.getByRole('button', { name: 'Create' }).click();
-    await expect.poll(() => page.locator('#user-current').textContent()).toContain('Ada Lovelace (1)');
+    await expect.poll(() => page.locator('#signin-state').textContent()).toBe('Shopping as a guest.');
+    expect(await page.locator('#key').isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Start load' }).isDisabled()).toBe(true);
 
     await page.getByLabel('Quantity of sku123 to add').fill('2');
     await page.getByRole('button', { name: 'Add sku123 to the cart' }).click();
     await expect.poll(() => page.locator('#cart-total').textContent()).toBe('399.98');
+    expect(await page.locator('#cart-caption').textContent()).toContain('Your guest cart');
     // sku456 is on the second page of the catalogue (7 SKUs, 5 a page).
     await page.locator('#skus-next').click();
     await expect.poll(() => page.locator('#skus tbody tr').count()).toBe(2);
     await page.getByRole('button', { name: 'Add sku456 to the cart' }).click();
     await expect.poll(() => page.locator('#cart-total').textContent()).toBe('449.48');
+    await page.screenshot({ path: join(SHOTS, 'storefront-guest-cart.png'), fullPage: true });
+
+    await signIn(page, 'Ada Lovelace');
+    await expect.poll(() => page.locator('#cart-caption').textContent()).toContain('Your cart');
+    await expect.poll(() => page.locator('#cart-total').textContent()).toBe('449.48');
     expect(await page.locator('#cart-quantity').textContent()).toBe('3');
     expect(await page.locator('#cart tr[data-sku="sku123"] td').nth(4).textContent()).toBe('399.98');
+    // Merged on the server, into Ada's own cart; the guest cart and its token are gone from the tab.
+    const ada = { Authorization: `Bearer ${await issuer.issue({ sub: 'dev-Ada_Lovelace' })}` };
+    expect((await call(runner.url, 'GET', '/me/cart', undefined, ada)).body.total).toBe('449.48');
+    expect(await page.evaluate("sessionStorage.getItem('cart.guestToken')")).toBeNull();
+    // No token in any URL the page asked for.
+    expect(page.url()).toBe(`${runner.url}/api/app`);
     await page.screenshot({ path: join(SHOTS, 'storefront-cart.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Remove sku456' }).click();
     await expect.poll(() => page.locator('#cart-total').textContent()).toBe('399.98');
     expect(await page.locator('#cart tbody tr').count()).toBe(1);
 
-    // Someone else changes the cart: the page's ETag is now stale, and the change is refused with 412.
-    expect((await api('POST', '/carts/1/items', { skuId: 'sku789', quantity: 1 })).status).toBe(200);
+    // Ada changes her cart elsewhere: the page's ETag is now stale, and the change is refused with 412.
+    expect((await call(runner.url, 'POST', '/me/cart/items', { skuId: 'sku789' }, ada)).status).toBe(200);
     await page.getByLabel('Quantity of sku123', { exact: true }).fill('5');
     await page.getByRole('button', { name: 'Set quantity of sku123' }).click();
     const problem = page.getByRole('alert');
     await expect.poll(() => problem.textContent()).toContain('(412)');
-    // The problem's detail in words, not a code dump; and nothing was written.
     expect(await problem.textContent()).toMatch(/Precondition Failed \(412\) The cart .* changed/);
     expect(await problem.textContent()).not.toMatch(/[{}]|precondition_failed/);
-    const lines = (await api('GET', '/carts/1')).body.items as { skuId: string; quantity: number }[];
+    const lines = (await call(runner.url, 'GET', '/me/cart', undefined, ada)).body.items as {
+      skuId: string;
+      quantity: number;
+    }[];
     expect(lines.find((l) => l.skuId === 'sku123')?.quantity).toBe(2);
     await page.screenshot({ path: join(SHOTS, 'storefront-stale-etag.png'), fullPage: true });
 
@@ -200,11 +236,43 @@ describe('pages', { timeout: 120_000 }, () => {
     expect(trouble).toEqual([]);
   });
 
+  it('shows a second shopper their own (empty) cart, and refuses them the admin console', async () => {
+    trouble = [];
+    allowed = new Set();
+    const page = await open('/api/app');
+    await signIn(page, 'Grace Hopper');
+    await expect.poll(() => page.locator('#cart-caption').textContent()).toBe('Your cart (empty)');
+    expect(await page.locator('#cart tbody tr').count()).toBe(0);
+    expect(await page.locator('#admin-state').textContent()).toBe(
+      'The admin console needs the Cart.Admin role: sign in as an admin.',
+    );
+    expect(await page.getByRole('button', { name: 'Start load' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Save SKU' }).isDisabled()).toBe(true);
+    // And the API refuses her token on an admin route whatever the page shows.
+    const grace = { Authorization: `Bearer ${await issuer.issue({ sub: 'dev-Grace_Hopper' })}` };
+    expect(
+      (await call(runner.url, 'POST', '/biglist/loads', { count: 10 }, { ...grace, 'x-functions-key': KEY }))
+        .status,
+    ).toBe(403);
+    await page.screenshot({ path: join(SHOTS, 'storefront-shopper.png'), fullPage: true });
+    expect(await axeViolations(page)).toEqual([]);
+    expect(trouble).toEqual([]);
+  });
+
   it('runs a biglist load to 100% with its chart, then pages the list both ways', async () => {
     trouble = [];
     allowed = new Set();
     await context.addInitScript((key) => sessionStorage.setItem('cart.functionKey', key), KEY);
     const page = await open('/api/app');
+    await signIn(page, 'Root', true);
+    await expect.poll(() => page.getByRole('button', { name: 'Start load' }).isDisabled()).toBe(false);
+    // The admin sets a price; the public catalogue shows it.
+    await page.getByLabel('SKU id').fill('sku500');
+    await page.getByLabel('SKU name').fill('Stylus');
+    await page.getByLabel('Price').fill('9.99');
+    await page.getByRole('button', { name: 'Save SKU' }).click();
+    const price = async () => String((await call(runner.url, 'GET', '/skus/sku500')).body?.price);
+    await expect.poll(price).toBe('9.99');
     await page.getByLabel('Values to load').fill('10000');
     await page.getByLabel('Segment size').fill('1000');
     await page.getByRole('button', { name: 'Start load' }).click();
@@ -250,7 +318,7 @@ describe('pages', { timeout: 120_000 }, () => {
     expect(trouble).toEqual([]);
   });
 
-  it('renders the API reference, whose "Try it out" calls this app with the key typed in', async () => {
+  it('renders the API reference, whose "Try it out" calls this app with the key and bearer token typed in', async () => {
     trouble = [];
     allowed = new Set();
     const page = await open('/api/docs');
@@ -260,8 +328,15 @@ describe('pages', { timeout: 120_000 }, () => {
       .getByRole('button', { name: /Authorize/ })
       .first()
       .click();
-    await page.locator('.auth-container input').first().fill(KEY);
-    await page.locator('.dialog-ux .auth-btn-wrapper button.authorize').first().click();
+    const inputs = page.locator('.auth-container input');
+    await inputs.first().fill(KEY);
+    await inputs.nth(1).fill(await issuer.issue({ sub: 'docs-reader', given_name: 'Docs' }));
+    // Each scheme's Authorize button turns into Logout once clicked.
+    const authorize = page.locator('.dialog-ux .auth-btn-wrapper button.authorize');
+    await authorize.first().click();
+    await expect.poll(() => authorize.count()).toBe(1);
+    await authorize.first().click();
+    await expect.poll(() => authorize.count()).toBe(0);
     await page.locator('.dialog-ux button.btn-done').first().click();
     const op = page.locator('#operations-skus-listSkus');
     await op.locator('.opblock-summary').click();
@@ -270,6 +345,14 @@ describe('pages', { timeout: 120_000 }, () => {
       .poll(() => op.locator('.live-responses-table tbody td.response-col_status').first().textContent())
       .toContain('200');
     expect(await op.locator('.live-responses-table').textContent()).toContain('sku123');
+    // A shopper's route with the bearer token typed in.
+    const me = page.locator('#operations-me-getMe');
+    await me.locator('.opblock-summary').click();
+    await me.getByRole('button', { name: 'Execute' }).click();
+    await expect
+      .poll(() => me.locator('.live-responses-table tbody td.response-col_status').first().textContent())
+      .toContain('200');
+    expect(await me.locator('.live-responses-table').textContent()).toContain('docs-reader');
     await page.screenshot({ path: join(SHOTS, 'api-reference.png') });
     // Swagger UI keeps the key in memory only.
     expect(await page.evaluate('[localStorage.length, sessionStorage.length]')).toEqual([0, 0]);

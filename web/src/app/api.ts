@@ -1,10 +1,12 @@
-// Calls to this app's API from the page: same origin, the function key from sessionStorage in a header,
-// and every failure turned into an ApiError carrying the problem's detail and Retry-After.
+// Calls to this app's API from the page: same origin, the signed-in shopper's bearer token and (for the
+// admin console of a deployed app) the function key from sessionStorage in headers, and every failure
+// turned into an ApiError carrying the problem's detail and Retry-After.
+import { bearer } from './session.js';
 
 const KEY_ITEM = 'cart.functionKey';
 const BASE = new URL('.', document.baseURI); // the page is /api/app, so this is /api/
 
-/** The function key the person typed, kept for this tab only. */
+/** The function key an admin typed (a deployed app's admin routes need it), kept for this tab only. */
 export const functionKey = {
   get: (): string => sessionStorage.getItem(KEY_ITEM) ?? '',
   set: (key: string): void => {
@@ -50,7 +52,9 @@ async function toError(res: Response): Promise<ApiError> {
   const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.message}`).join('; ');
   const detail =
     [problem.detail, fields].filter(Boolean).join(' ') ||
-    (res.status === 401 ? 'Type the function key above.' : res.statusText);
+    (res.status === 401
+      ? 'Sign in (and, on a deployed app, type the function key in the admin console).'
+      : res.statusText);
   return new ApiError(res.status, problem.title ?? `HTTP ${res.status}`, detail, problem.code, retryAfter);
 }
 
@@ -63,6 +67,8 @@ async function send(
   const headers: Record<string, string> = { ...options.headers };
   const key = functionKey.get();
   if (key) headers['x-functions-key'] = key;
+  const token = await bearer();
+  if (token) headers.Authorization = `Bearer ${token}`;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   let res: Response;
   try {

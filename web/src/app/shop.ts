@@ -1,24 +1,46 @@
-// The storefront: open or create a user, browse SKUs a page at a time, and change the cart. Totals are shown
-// exactly as the API returns them; every change sends the cart's ETag, so a stale view gets a 412.
+// The storefront: browse SKUs a page at a time and fill a cart; as a guest (a guest cart opened by its
+// Cart-Token, kept for this tab) or signed in (the shopper's own cart, /me/cart). At sign-in the guest cart
+// is merged into the shopper's, once. Totals are shown exactly as the API returns them; every change sends
+// the cart's ETag, so a stale view gets a 412.
 // The API's own response types (type-only imports: nothing of the server is bundled).
 import type { Cart } from '../../../shared/carts/schema.js';
 import type { SkuPage } from '../../../shared/skus/schema.js';
-import type { User } from '../../../shared/users/schema.js';
-import { api, seg } from './api.js';
+import { api, ApiError, seg } from './api.js';
 import { byId, el, guarded } from './dom.js';
+import { current } from './session.js';
 
 const PAGE = 5;
+const GUEST_ITEM = 'cart.guestToken';
 const state = {
-  user: null as User | null,
   etag: null as string | null,
   // Cursors of the pages before the one shown; the last entry is the current page's.
   skuCursors: [] as (string | undefined)[],
   skuNext: null as string | null,
 };
 
-function requireUser(): User {
-  if (!state.user) throw new Error('Open or create a user first.');
-  return state.user;
+/** The guest cart's token for this tab, if a guest cart was started here. */
+const guestToken = {
+  get: (): string | null => sessionStorage.getItem(GUEST_ITEM),
+  set: (token: string | null): void => {
+    if (token) sessionStorage.setItem(GUEST_ITEM, token);
+    else sessionStorage.removeItem(GUEST_ITEM);
+  },
+};
+
+/** Where the cart of whoever uses the page lives, and the header that opens it. */
+function cartOf(): { path: string; headers: Record<string, string> } | undefined {
+  if (current()) return { path: 'me/cart', headers: {} };
+  const token = guestToken.get();
+  return token ? { path: 'guest-cart', headers: { 'Cart-Token': token } } : undefined;
+}
+
+/** The cart to change, starting a guest cart when a guest has none yet. */
+async function cartToChange(): Promise<{ path: string; headers: Record<string, string> }> {
+  const found = cartOf();
+  if (found) return found;
+  const { body } = await api<{ cartToken: string }>('POST', 'guest-cart');
+  guestToken.set(body.cartToken);
+  return { path: 'guest-cart', headers: { 'Cart-Token': body.cartToken } };
 }
 
 function renderCart(cart: Cart | null, etag: string | null): void {
@@ -26,9 +48,8 @@ function renderCart(cart: Cart | null, etag: string | null): void {
   const body = byId('cart', HTMLTableElement).tBodies[0];
   if (!body) return;
   body.replaceChildren();
-  byId('cart-caption', HTMLElement).textContent = cart
-    ? `Cart of ${cart.userId}${cart.items.length ? '' : ' (empty)'}`
-    : 'Open a user to see their cart';
+  const whose = current() ? 'Your cart' : 'Your guest cart';
+  byId('cart-caption', HTMLElement).textContent = `${whose}${cart?.items.length ? '' : ' (empty)'}`;
   byId('cart-quantity', HTMLElement).textContent = cart ? String(cart.totalQuantity) : '';
   byId('cart-total', HTMLElement).textContent = cart ? (cart.total ?? 'prices unavailable') : '';
   for (const line of cart?.items ?? []) {
@@ -79,44 +100,67 @@ async function showChanged(body: Cart, etag: string | null): Promise<void> {
   if (body.priced === false) await loadCart();
 }
 
-async function loadCart(): Promise<void> {
-  const user = requireUser();
-  const { body, etag } = await api<Cart>('GET', `carts/${seg(user.id)}`);
-  renderCart(body, etag);
+/** Shows the cart of whoever uses the page (an empty one for a guest who has none yet). */
+export async function loadCart(): Promise<void> {
+  const cart = cartOf();
+  if (!cart) {
+    renderCart(null, null);
+    return;
+  }
+  try {
+    const { body, etag } = await api<Cart>('GET', cart.path, { headers: cart.headers });
+    renderCart(body, etag);
+  } catch (err) {
+    // A guest cart that expired (or was merged from another tab): start again with none.
+    if (!(err instanceof ApiError && err.code === 'guest_cart_not_found')) throw err;
+    guestToken.set(null);
+    renderCart(null, null);
+  }
+}
+
+/** At sign-in: the guest cart of this tab, if any, merged into the shopper's (exactly once, by the API). */
+export async function mergeGuestCart(): Promise<void> {
+  const token = guestToken.get();
+  if (token) {
+    try {
+      const { body, etag } = await api<Cart>('POST', 'me/cart/merge', { headers: { 'Cart-Token': token } });
+      guestToken.set(null);
+      await showChanged(body, etag);
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'guest_cart_not_found')) throw err;
+      guestToken.set(null);
+    }
+  }
+  await loadCart();
 }
 
 const ifMatch = (): Record<string, string> => (state.etag ? { 'If-Match': state.etag } : {});
 
 async function setQuantity(skuId: string, quantity: number): Promise<void> {
-  const user = requireUser();
-  const { body, etag } = await api<Cart>('PUT', `carts/${seg(user.id)}/items/${seg(skuId)}`, {
+  const cart = await cartToChange();
+  const { body, etag } = await api<Cart>('PUT', `${cart.path}/items/${seg(skuId)}`, {
     body: { quantity },
-    headers: ifMatch(),
+    headers: { ...cart.headers, ...ifMatch() },
   });
   await showChanged(body, etag);
 }
 
 async function removeLine(skuId: string): Promise<void> {
-  const user = requireUser();
-  const { body, etag } = await api<Cart>('DELETE', `carts/${seg(user.id)}/items/${seg(skuId)}`, {
-    headers: ifMatch(),
+  const cart = await cartToChange();
+  const { body, etag } = await api<Cart>('DELETE', `${cart.path}/items/${seg(skuId)}`, {
+    headers: { ...cart.headers, ...ifMatch() },
   });
   await showChanged(body, etag);
 }
 
 async function addToCart(skuId: string, quantity: number): Promise<void> {
-  const user = requireUser();
-  const { body, etag } = await api<Cart>('POST', `carts/${seg(user.id)}/items`, {
+  const cart = await cartToChange();
+  const { body, etag } = await api<Cart>('POST', `${cart.path}/items`, {
     body: { skuId, quantity },
+    headers: cart.headers,
   });
   await showChanged(body, etag);
-}
-
-async function openUser(user: User): Promise<void> {
-  state.user = user;
-  byId('user-current', HTMLElement).textContent =
-    `Shopping as ${user.firstName} ${user.lastName} (${user.id}).`;
-  await loadCart();
 }
 
 async function loadSkus(cursor: string | undefined): Promise<void> {
@@ -153,20 +197,8 @@ async function loadSkus(cursor: string | undefined): Promise<void> {
   byId('skus-next', HTMLButtonElement).disabled = body.nextCursor === null;
 }
 
-/** Wires the shopper, catalogue and cart sections. */
+/** Wires the catalogue and cart sections. */
 export function startShop(): void {
-  byId('user-open', HTMLFormElement).addEventListener('submit', (e) => {
-    e.preventDefault();
-    const id = byId('user-id', HTMLInputElement).value.trim();
-    guarded(async () => openUser((await api<User>('GET', `users/${seg(id)}`)).body))();
-  });
-  byId('user-create', HTMLFormElement).addEventListener('submit', (e) => {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget as HTMLFormElement);
-    const input: Record<string, string> = {};
-    for (const [k, v] of form) if (typeof v === 'string' && v.trim()) input[k] = v.trim();
-    guarded(async () => openUser((await api<User>('POST', 'users', { body: input })).body))();
-  });
   byId('skus-next', HTMLButtonElement).addEventListener(
     'click',
     guarded(async () => {
@@ -187,8 +219,8 @@ export function startShop(): void {
   byId('cart-clear', HTMLButtonElement).addEventListener(
     'click',
     guarded(async () => {
-      const user = requireUser();
-      await api('DELETE', `carts/${seg(user.id)}`);
+      const cart = cartOf();
+      if (cart) await api('DELETE', cart.path, { headers: cart.headers });
       await loadCart();
     }),
   );
