@@ -142,6 +142,12 @@ param authIssuer string = ''
 @description('Sign-in: the audience the access tokens must name (the API app registration\'s Application ID URI or client id)')
 param authAudience string = ''
 
+@description('Sign-in: the storefront\'s SPA app registration (client id); empty: the page does not sign in')
+param authClientId string = ''
+
+@description('Sign-in: the scopes the storefront asks for, space-separated (e.g. api://<api app id>/Cart.Shop)')
+param authScopes string = ''
+
 @description('Put Redis and storage behind private endpoints in a VNet the app is integrated with, and close their public access')
 param enablePrivateNetworking bool = false
 
@@ -243,6 +249,8 @@ module app 'modules/functionApp.bicep' = {
     workspaceId: monitoring.outputs.workspaceId
     authIssuer: authIssuer
     authAudience: authAudience
+    authClientId: authClientId
+    authScopes: authScopes
   }
   // The host reaches storage with the identity's roles: they exist first. (The private endpoints do too:
   // the subnet id above comes from the network module.)

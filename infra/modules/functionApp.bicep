@@ -31,6 +31,12 @@ param authIssuer string
 @description('Sign-in: the audience those tokens name')
 param authAudience string
 
+@description('Sign-in: the storefront\'s SPA app registration (client id), with which the page signs shoppers in through MSAL')
+param authClientId string
+
+@description('Sign-in: the scopes the storefront asks for (space-separated); empty: the audience\'s /.default')
+param authScopes string
+
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
@@ -104,6 +110,8 @@ resource settings 'Microsoft.Web/sites/config@2025-03-01' = {
     // Empty (the default) means sign-in off: the app reads an empty setting as unset.
     AUTH_ISSUER: authIssuer
     AUTH_AUDIENCE: authAudience
+    AUTH_CLIENT_ID: authClientId
+    AUTH_SCOPES: authScopes
   }
 }
 
