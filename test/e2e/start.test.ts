@@ -92,10 +92,11 @@ describe('npm start', { timeout: 120_000 }, () => {
       });
       const csp = (await fetch(`${base}/app`)).headers.get('content-security-policy') ?? '';
       expect(csp).toContain(`connect-src 'self' http://127.0.0.1:${issuerPort};`);
+      // A new shopper each run: npm start keeps its Redis data in .tmp/redis between runs.
       const { access_token: token } = (await (
         await fetch(settings.tokenEndpoint ?? '', {
           method: 'POST',
-          body: JSON.stringify({ name: 'Newcomer' }),
+          body: JSON.stringify({ name: `Newcomer ${Date.now()}` }),
         })
       ).json()) as { access_token: string };
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
