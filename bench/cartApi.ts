@@ -1,5 +1,5 @@
 // Benchmark: add-to-cart and get-cart (20-line cart) through the function handlers, with the Redis
-// deadline watchdog on (the default) and off, with OpenTelemetry on (every span and metric recorded and
+// deadline watchdog on (the default) and off, with the SKU client-side cache (the default) and without, with OpenTelemetry on (every span and metric recorded and
 // handed to exporters that discard them: the app's cost without the network's), with Redis command spans
 // and with node-redis's metrics, next to a raw node-redis client issuing the same Redis commands at the
 // same concurrency. Each measurement runs in a fresh child process (the settings are read once per
@@ -31,6 +31,7 @@ const ALL_VARIANTS = [
   'raw node-redis',
   'handler, watchdog off',
   'handler, watchdog on (default)',
+  'handler, SKU cache off',
   'handler, telemetry on',
   'handler, telemetry + Redis spans',
   'handler, telemetry + Redis metrics',
@@ -46,6 +47,10 @@ interface Result {
   p99: number;
   /** CPU time (user + system) of this process per operation, µs: steadier than ops/s on a shared machine. */
   cpuUs: number;
+  /** The SKU cache's hit ratio and entries at the end (handler variants with the cache). */
+  cache?: { hitRate: number; entries: number };
+  /** Heap in use after a full GC at the end, MB: the cache's memory is the difference to "SKU cache off". */
+  heapMB?: number;
 }
 
 const skuIds = Array.from({ length: LINES }, (_, i) => `bench-sku-${String(i).padStart(2, '0')}`);
@@ -93,6 +98,7 @@ async function child(
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.MAX_LINE_QUANTITY = '1000000';
   process.env.REDIS_DEADLINE_MS = variant === 'handler, watchdog off' ? '0' : '2000';
+  if (variant === 'handler, SKU cache off') process.env.SKU_CACHE_MAX_ENTRIES = '0';
   if (variant === 'handler, telemetry + Redis spans') process.env.REDIS_TELEMETRY = 'spans';
   if (variant === 'handler, telemetry + Redis metrics') process.env.REDIS_TELEMETRY = 'metrics';
   if (variant.startsWith('handler, telemetry')) await startDiscardingTelemetry();
@@ -103,6 +109,7 @@ async function child(
   console.warn = () => undefined;
   const { addCartItem, getCart } = await import('../functions/carts.js');
   const { closeRedis } = await import('../shared/redis/client.js');
+  const { skuCacheStats } = await import('../shared/redis/skuReader.js');
   const { CART_ADD } = await import('../shared/carts/scripts.js');
   console.warn = warn;
 
@@ -227,6 +234,10 @@ async function child(
     };
   } else {
     result = await measure(op, DURATION_MS);
+    const stats = await skuCacheStats();
+    if (stats) result.cache = { hitRate: stats.hitRate, entries: stats.entries };
+    (globalThis as { gc?: () => void }).gc?.();
+    result.heapMB = process.memoryUsage().heapUsed / 1e6;
   }
   raw.destroy();
   await closeRedis();
@@ -243,6 +254,7 @@ function runChild<R = Result>(
     // As in Azure (NODE_OPTIONS in infra): the trace context without promise hooks on Node 22.
     const args = [
       '--experimental-async-context-frame',
+      '--expose-gc',
       fileURLToPath(import.meta.url),
       String(port),
       operation,
@@ -265,6 +277,7 @@ async function parent(): Promise<void> {
   const port = await freePort();
   const server = await startRedis(port, mkdtempSync(join(tmpdir(), 'bench-cart-')));
   const rows: Array<Array<string | number>> = [];
+  const cacheRows: Array<Array<string | number>> = [];
   const spanRows: Array<Array<string | number>> = [];
   try {
     const seed = createClient({ socket: { host: '127.0.0.1', port } });
@@ -284,10 +297,11 @@ async function parent(): Promise<void> {
       for (let k = 0; k < ROUNDS; k++) {
         for (const variant of VARIANTS) results.get(variant)?.push(await runChild(port, operation, variant));
       }
-      const m = (v: Variant, f: keyof Result) => median((results.get(v) ?? []).map((x) => x[f]));
+      type Measured = 'opsPerSec' | 'p50' | 'p99' | 'cpuUs' | 'heapMB';
+      const m = (v: Variant, f: Measured) => median((results.get(v) ?? []).map((x) => x[f] ?? Number.NaN));
       // Ratios are taken round by round (the two ran minutes apart at most), then the median of those:
       // steadier on a shared machine than a ratio of medians. Blank when a variant was not run.
-      const ratio = (v: Variant, against: Variant, f: keyof Result) => {
+      const ratio = (v: Variant, against: Variant, f: 'opsPerSec' | 'cpuUs') => {
         const mine = results.get(v) ?? [];
         const theirs = results.get(against) ?? [];
         if (mine.length === 0 || theirs.length === 0) return '';
@@ -308,6 +322,17 @@ async function parent(): Promise<void> {
           handler ? ratio(v, 'handler, watchdog off', 'cpuUs') : '',
           telemetry ? ratio(v, 'handler, watchdog on (default)', 'opsPerSec') : '',
           telemetry ? ratio(v, 'handler, watchdog on (default)', 'cpuUs') : '',
+        ]);
+      }
+      const defaults = results.get('handler, watchdog on (default)') ?? [];
+      if (defaults[0]?.cache && results.get('handler, SKU cache off')?.length) {
+        cacheRows.push([
+          operation,
+          median(defaults.map((r) => r.cache?.hitRate ?? 0)).toFixed(4),
+          median(defaults.map((r) => r.cache?.entries ?? 0)),
+          (m('handler, watchdog on (default)', 'heapMB') - m('handler, SKU cache off', 'heapMB')).toFixed(2),
+          ratio('handler, watchdog on (default)', 'handler, SKU cache off', 'opsPerSec'),
+          ratio('handler, watchdog on (default)', 'handler, SKU cache off', 'cpuUs'),
         ]);
       }
       for (const v of VARIANTS.filter((x) => x.startsWith('handler, telemetry'))) {
@@ -344,6 +369,22 @@ async function parent(): Promise<void> {
     ],
     rows,
   );
+  if (cacheRows.length > 0) {
+    console.log(
+      '\nthe SKU cache in the default variant (hit ratio and entries at the end of a round; heap after a full GC, against "SKU cache off")\n',
+    );
+    printTable(
+      [
+        'operation',
+        'hit ratio',
+        'entries',
+        'heap MB vs cache off',
+        'ops/s vs cache off',
+        'CPU/op vs cache off',
+      ],
+      cacheRows,
+    );
+  }
   if (spanRows.length === 0) return;
   console.log(
     `\nspans on against off in one process, ${BLOCKS} alternating blocks of ${BLOCK_MS} ms each (OTEL_TRACES_SAMPLER_ARG=${process.env.OTEL_TRACES_SAMPLER_ARG ?? '1'})\n`,

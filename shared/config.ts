@@ -58,6 +58,8 @@ const EnvSchema = z.object({
     .optional(),
   CART_TTL_DAYS: positiveInt(3650).default(30),
   GUEST_CART_TTL_DAYS: positiveInt(3650).default(7),
+  SKU_CACHE_MAX_ENTRIES: wholeNumber(0, 10_000_000).default(10_000),
+  SKU_CACHE_TTL_SECONDS: positiveInt(86_400).default(300),
   MAX_LINE_QUANTITY: positiveInt(1_000_000).default(999),
   MAX_BODY_BYTES: positiveInt(1_048_576).default(16_384),
   BIGLIST_STALL_SECONDS: positiveInt(86_400).default(60),
@@ -138,6 +140,11 @@ export interface AppConfig {
   cartTtlSeconds: number;
   /** How long a guest cart lives after its last write (and a merged one is remembered). */
   guestCartTtlSeconds: number;
+  /**
+   * The client-side cache of SKUs that cart reads price from (RESP3 tracking, invalidated by the server):
+   * at most `maxEntries` SKUs (0: no cache), each kept at most `ttlMs` as a backstop.
+   */
+  skuCache: { maxEntries: number; ttlMs: number };
   maxLineQuantity: number;
   maxBodyBytes: number;
   /** A load with no finished segment for this long is failed and frees the loader. */
@@ -237,6 +244,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
     keyPrefix: e.REDIS_KEY_PREFIX ?? '',
     cartTtlSeconds: e.CART_TTL_DAYS * 86_400,
     guestCartTtlSeconds: e.GUEST_CART_TTL_DAYS * 86_400,
+    skuCache: { maxEntries: e.SKU_CACHE_MAX_ENTRIES, ttlMs: e.SKU_CACHE_TTL_SECONDS * 1000 },
     maxLineQuantity: e.MAX_LINE_QUANTITY,
     maxBodyBytes: e.MAX_BODY_BYTES,
     biglistStallMs: e.BIGLIST_STALL_SECONDS * 1000,

@@ -69,5 +69,5 @@ export async function mergeGuestCart(userId: string, token: string): Promise<Ver
     // The merge is applied: a guest cart left frozen takes no writes and expires; a retry finishes it.
     if (!isRedisUnavailable(err)) throw err;
   }
-  return answerApplied(redis, holder, lines);
+  return answerApplied(holder, lines);
 }

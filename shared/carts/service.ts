@@ -7,6 +7,7 @@ import type { IfMatch } from '../http/request.js';
 import type { Idempotency, Outcome } from '../idempotency.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis, type Redis } from '../redis/client.js';
+import { type SkuReader, skuReader } from '../redis/skuReader.js';
 import { findSkus, type StoredSku } from '../skus/store.js';
 import { adoptGeneration, readGeneration } from '../users/store.js';
 import type { Cart, CartLine } from './schema.js';
@@ -46,9 +47,17 @@ export interface VersionedCart {
   etag: string | undefined;
 }
 
-/** Prices the lines: one pipelined read of every SKU; money in integer cents (BigInt past 2^53). */
-async function price(redis: Redis, holder: Holder, lines: Record<string, string>): Promise<VersionedCart> {
+/**
+ * Prices the lines: every SKU read at once, through the SKU reader (its client-side cache, synchronised
+ * with Redis when the reader is ready); money in integer cents (BigInt past 2^53).
+ */
+async function price(
+  holder: Holder,
+  lines: Record<string, string>,
+  reader: Promise<SkuReader> = skuReader(),
+): Promise<VersionedCart> {
   const skuIds = Object.keys(lines).sort();
+  const { redis } = await reader;
   return priced(ownerId(holder), lines, skuIds, await findSkus(redis, skuIds));
 }
 
@@ -131,13 +140,9 @@ export async function untilDeadline<T>(step: () => Promise<T>): Promise<T> {
  * invite the client to apply again what is already applied. Only an outage is forgiven here, as when a
  * user is created; anything else is a bug to report.
  */
-export async function answerApplied(
-  redis: Redis,
-  holder: Holder,
-  lines: Record<string, string>,
-): Promise<VersionedCart> {
+export async function answerApplied(holder: Holder, lines: Record<string, string>): Promise<VersionedCart> {
   try {
-    return await untilDeadline(() => price(redis, holder, lines));
+    return await untilDeadline(() => price(holder, lines));
   } catch (err) {
     if (!isRedisUnavailable(err)) throw err;
     return unpriced(ownerId(holder), lines);
@@ -195,7 +200,7 @@ async function expectedLines(redis: Redis, holder: Holder, ifMatch: IfMatch): Pr
   if (ifMatch === undefined || ifMatch === '*') return '';
   const current = await readCart(redis, holder);
   if (current.user === 'absent') throw cartNotFound(holder);
-  const { etag } = await price(redis, holder, current.lines);
+  const { etag } = await price(holder, current.lines);
   if (etag === undefined || !ifMatch.includes(etag)) throw errors.preconditionFailed();
   return linesHash(current.lines);
 }
@@ -203,20 +208,16 @@ async function expectedLines(redis: Redis, holder: Holder, ifMatch: IfMatch): Pr
 /** Reads a cart with totals; 404 for an unknown user or guest cart. At most two round trips whatever its size. */
 export async function getCart(holder: Holder): Promise<VersionedCart> {
   const redis = await getRedis();
-  const read = await readCart(redis, holder);
+  // The SKU reader gets ready (its PING) while the cart is read: no round trip is added.
+  const [read, reader] = await Promise.all([readCart(redis, holder), skuReader()]);
   if (read.user === 'absent') throw cartNotFound(holder);
-  return price(redis, holder, read.lines);
+  return price(holder, read.lines, Promise.resolve(reader));
 }
 
 /** Applies a cart write's outcome: the priced cart (see answerApplied), or the error. */
-async function answer(
-  redis: Redis,
-  write: CartWrite,
-  holder: Holder,
-  skuId: string,
-): Promise<Outcome<VersionedCart>> {
+async function answer(write: CartWrite, holder: Holder, skuId: string): Promise<Outcome<VersionedCart>> {
   const { lines, replayed } = settle(write, holder, skuId);
-  return { value: await answerApplied(redis, holder, lines), replayed };
+  return { value: await answerApplied(holder, lines), replayed };
 }
 
 /**
@@ -237,7 +238,7 @@ export async function addItem(
   if (!sku) throw errors.skuNotFound(skuId);
   if (quantity > max) throw errors.quantityLimitExceeded(max);
   const write = await addToLine(redis, holder, g, { skuId, quantity, max, ttl }, idempotency);
-  return answer(redis, write, holder, skuId);
+  return answer(write, holder, skuId);
 }
 
 /** Sets a line's quantity (0 removes it) if `ifMatch` still matches; 404 for an unknown user or SKU. */
@@ -254,7 +255,7 @@ export async function setItem(
   if (quantity > maxLineQuantity) throw errors.quantityLimitExceeded(maxLineQuantity);
   const expected = await expectedLines(redis, holder, ifMatch);
   const write = await setLine(redis, holder, g, { skuId, quantity, ttl, expected });
-  return answer(redis, write, holder, skuId);
+  return answer(write, holder, skuId);
 }
 
 /** Decrements a line by `quantity`, or removes it; 404 when the line is absent; at most once per Idempotency-Key. */
@@ -270,7 +271,7 @@ export async function removeItem(
   const expected = await expectedLines(redis, holder, ifMatch);
   const ttl = ttlOf(holder);
   const write = await removeFromLine(redis, holder, g, { skuId, quantity, ttl, expected }, idempotency);
-  return answer(redis, write, holder, skuId);
+  return answer(write, holder, skuId);
 }
 
 /** Empties a cart; 404 for an unknown user or guest cart. */

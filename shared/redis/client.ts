@@ -27,6 +27,8 @@ export interface RedisLogger {
 export interface RedisDeps {
   credential?: TokenCredential;
   logger?: RedisLogger;
+  /** Client-side caching (RESP3 tracking, RESP3 being node-redis 6's default): cacheable reads are cached. */
+  clientSideCache?: { ttl: number; maxEntries: number; evictPolicy: 'LRU'; recordStats: boolean };
 }
 
 const consoleLogger: RedisLogger = {
@@ -136,6 +138,7 @@ export function createRedis(cfg: RedisConfig, deps: RedisDeps = {}): { redis: Re
   };
   const commandOptions = { timeout: 0 };
 
+  const cache = deps.clientSideCache ? { clientSideCache: deps.clientSideCache } : {};
   const redis: Redis = cfg.cluster
     ? createCluster({
         rootNodes: [{ socket: { host: cfg.host, port: cfg.port } }],
@@ -144,11 +147,13 @@ export function createRedis(cfg: RedisConfig, deps: RedisDeps = {}): { redis: Re
         nodeAddressMap: mapNodeAddress(cfg),
         topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH_MS,
         commandOptions,
+        ...cache,
       })
     : createClient({
         ...perConnection,
         socket: { ...socket, host: cfg.host, port: cfg.port },
         commandOptions,
+        ...cache,
       });
 
   redis.on('error', (err: unknown) => {
@@ -199,9 +204,6 @@ export async function pingAll(redis: Redis): Promise<void> {
   }
 }
 
-let shared: Promise<Redis> | undefined;
-// Set once `shared` has connected: the hot path then returns it without any bookkeeping.
-let connected: { redis: Redis; watched: Watched | undefined } | undefined;
 let watchdog: Watchdog | undefined | null;
 
 function theWatchdog(): Watchdog | undefined {
@@ -212,70 +214,99 @@ function theWatchdog(): Watchdog | undefined {
   return watchdog ?? undefined;
 }
 
-/** Drops a client that stopped answering, so that the next call connects a new one. */
-function replace(redis: Redis, waitedMs: number): void {
-  consoleLogger.warn(
-    `Redis did not answer a PING for ${waitedMs} ms with commands waiting; closing the connection and opening a new one`,
-  );
-  if (connected?.redis === redis) {
-    connected = undefined;
-    shared = undefined;
-  }
-  // Rejects every pending command now (DisconnectsClientError -> 503).
-  redis.destroy();
-}
-
 /**
- * The worker's one shared client, connected on first use; a failed connect is retried by the next call.
- * No caller waits for it longer than REDIS_DEADLINE_MS.
+ * A client connected on first use and shared by every caller of the worker; a failed connect is retried
+ * by the next call; a client that stops answering is replaced. No caller waits for it longer than
+ * REDIS_DEADLINE_MS.
  */
-export function getRedis(): Promise<Redis> {
-  const dog = theWatchdog();
-  if (connected && shared) {
-    dog?.touch();
-    return shared;
+export class LazyClient {
+  #shared: Promise<Redis> | undefined;
+  // Set once `shared` has connected: the hot path then returns it without any bookkeeping.
+  #connected: { redis: Redis; watched: Watched | undefined } | undefined;
+
+  constructor(private readonly connect: () => Promise<Redis>) {}
+
+  /** The client, connecting it when there is none. */
+  get(): Promise<Redis> {
+    const dog = theWatchdog();
+    if (this.#connected && this.#shared) {
+      dog?.touch();
+      return this.#shared;
+    }
+    if (!this.#shared) {
+      const attempt = this.connect();
+      this.#shared = attempt;
+      attempt.then(
+        (redis) => {
+          if (this.#shared !== attempt) return;
+          const watched: Watched | undefined = dog && {
+            probe: () => pingAll(redis),
+            onStall: (waited) => {
+              instruments().deadlineExceeded.add(1);
+              this.#replace(redis, waited);
+            },
+          };
+          this.#connected = { redis, watched };
+          if (watched) dog?.watch(watched);
+        },
+        () => {
+          // Clear only our own attempt, so a concurrent retry that already replaced it is kept.
+          if (this.#shared === attempt) this.#shared = undefined;
+        },
+      );
+    }
+    // While connecting, each caller waits at most the deadline; the connect itself goes on for the next one.
+    return dog ? dog.bound(this.#shared, 'connecting to Redis') : this.#shared;
   }
-  if (!shared) {
-    const attempt = connectRedis(getConfig().redis);
-    shared = attempt;
-    attempt.then(
-      (redis) => {
-        if (shared !== attempt) return;
-        const watched: Watched | undefined = dog && {
-          probe: () => pingAll(redis),
-          onStall: (waited) => {
-            instruments().deadlineExceeded.add(1);
-            replace(redis, waited);
-          },
-        };
-        connected = { redis, watched };
-        if (watched) dog?.watch(watched);
-      },
-      () => {
-        // Clear only our own attempt, so a concurrent retry that already replaced it is kept.
-        if (shared === attempt) shared = undefined;
-      },
+
+  /** Drops a client that stopped answering, so that the next call connects a new one. */
+  #replace(redis: Redis, waitedMs: number): void {
+    consoleLogger.warn(
+      `Redis did not answer a PING for ${waitedMs} ms with commands waiting; closing the connection and opening a new one`,
     );
+    if (this.#connected?.redis === redis) {
+      this.#connected = undefined;
+      this.#shared = undefined;
+    }
+    // Rejects every pending command now (DisconnectsClientError -> 503).
+    redis.destroy();
   }
-  // While connecting, each caller waits at most the deadline; the connect itself goes on for the next one.
-  return dog ? dog.bound(shared, 'connecting to Redis') : shared;
+
+  /** Closes the client, letting pending replies arrive; safe to call when none exists. */
+  async close(): Promise<void> {
+    const current = this.#shared;
+    if (this.#connected?.watched) watchdog?.unwatch(this.#connected.watched);
+    this.#shared = undefined;
+    this.#connected = undefined;
+    if (!current) return;
+    const redis = await current.catch(() => undefined);
+    if (!redis) return;
+    // close() waits for pending replies, which a stalled server never sends: give it the deadline, then cut.
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((ok) => {
+      timer = setTimeout(ok, Math.max(getConfig().redis.deadlineMs, 1000));
+    });
+    await Promise.race([redis.close().catch(() => undefined), cut]);
+    clearTimeout(timer);
+    redis.destroy();
+  }
 }
 
-/** Closes the shared client, letting pending replies arrive; safe to call when none exists. */
+const main = new LazyClient(() => connectRedis(getConfig().redis));
+// Clients that close with the main one (the SKU reader's).
+const others = new Set<LazyClient>();
+
+/** Closes `client` with the worker's shared client (closeRedis). */
+export function closeWithShared(client: LazyClient): void {
+  others.add(client);
+}
+
+/** The worker's one shared client, connected on first use (see LazyClient). */
+export function getRedis(): Promise<Redis> {
+  return main.get();
+}
+
+/** Closes the shared client (and those closed with it), letting pending replies arrive. */
 export async function closeRedis(): Promise<void> {
-  const current = shared;
-  if (connected?.watched) watchdog?.unwatch(connected.watched);
-  shared = undefined;
-  connected = undefined;
-  if (!current) return;
-  const redis = await current.catch(() => undefined);
-  if (!redis) return;
-  // close() waits for pending replies, which a stalled server never sends: give it the deadline, then cut.
-  let timer: NodeJS.Timeout | undefined;
-  const cut = new Promise<void>((ok) => {
-    timer = setTimeout(ok, Math.max(getConfig().redis.deadlineMs, 1000));
-  });
-  await Promise.race([redis.close().catch(() => undefined), cut]);
-  clearTimeout(timer);
-  redis.destroy();
+  await Promise.all([main.close(), ...[...others].map((c) => c.close())]);
 }

@@ -1,0 +1,83 @@
+// The client that cart pricing reads SKUs through: a connection of its own with client-side caching
+// (RESP3 `CLIENT TRACKING`, default mode: Redis pushes an invalidation on this connection whenever a key it
+// read changes; node-redis drops the whole cache when the connection is lost, and on a cluster when the
+// topology is rediscovered). Bounded by SKU_CACHE_MAX_ENTRIES, each entry kept at most
+// SKU_CACHE_TTL_SECONDS as a backstop. Only these reads use it: cart writes and everything else go through
+// the shared client. Where Redis refuses tracking, SKUs are read without a cache, said once in the log.
+import { ErrorReply, ReconnectStrategyError } from 'redis';
+
+import { getConfig } from '../config.js';
+import { closeWithShared, connectRedis, getRedis, LazyClient, pingAll, type Redis } from './client.js';
+
+/** A client to read SKUs with, and whether its reads may come from the cache. */
+export interface SkuReader {
+  redis: Redis;
+  cached: boolean;
+}
+
+let cachedClient: LazyClient | undefined;
+// Why Redis refused tracking, once it did: from then on this worker reads without a cache.
+let refusal: string | undefined;
+
+function theCachedClient(): LazyClient {
+  if (!cachedClient) {
+    const { maxEntries, ttlMs } = getConfig().skuCache;
+    const clientSideCache = { ttl: ttlMs, maxEntries, evictPolicy: 'LRU' as const, recordStats: true };
+    cachedClient = new LazyClient(() => connectRedis(getConfig().redis, { clientSideCache }));
+    closeWithShared(cachedClient);
+  }
+  return cachedClient;
+}
+
+/** The server's refusal (an error reply, e.g. CLIENT TRACKING not allowed) behind a failed connect, if that is what it was. */
+function refusedBy(err: unknown): string | undefined {
+  for (
+    let e: unknown = err;
+    e instanceof Error;
+    e = e instanceof ReconnectStrategyError ? e.originalError : e.cause
+  ) {
+    if (e instanceof ErrorReply) return e.message;
+  }
+  return undefined;
+}
+
+/**
+ * The client to read SKUs with, ready to answer from its cache. Before answering, a PING goes to every
+ * primary the cached client is connected to: Redis sends an invalidation before it replies to the write that
+ * caused it, and before any later reply on this connection, so once the PING is answered every SKU written
+ * before this call started is out of the cache. One small round trip instead of one read per SKU.
+ */
+export async function skuReader(): Promise<SkuReader> {
+  if (getConfig().skuCache.maxEntries === 0 || refusal !== undefined) {
+    return { redis: await getRedis(), cached: false };
+  }
+  let redis: Redis;
+  try {
+    redis = await theCachedClient().get();
+  } catch (err) {
+    const reply = refusedBy(err);
+    if (reply === undefined) throw err;
+    refusal = reply;
+    console.warn(`Redis refused client-side caching (${reply}): SKUs are read without a cache`);
+    return { redis: await getRedis(), cached: false };
+  }
+  await pingAll(redis);
+  return { redis, cached: true };
+}
+
+/** The SKU cache's hit ratio, entries and evictions so far (for benchmarks); undefined without a cache. */
+export async function skuCacheStats(): Promise<
+  { hitRate: number; hits: number; misses: number; entries: number; evictions: number } | undefined
+> {
+  if (!cachedClient || refusal !== undefined) return undefined;
+  const cache = (await cachedClient.get()).clientSideCache;
+  if (!cache) return undefined;
+  const s = cache.stats();
+  return {
+    hitRate: s.hitRate(),
+    hits: s.hitCount,
+    misses: s.missCount,
+    entries: cache.size(),
+    evictions: s.evictionCount,
+  };
+}
