@@ -80,7 +80,7 @@ describe.each([
       ['s3', '30.00'],
     ] as const)
       await write(`sku:${id}`, { name: id, price });
-    const loaded = await load(ports[0] ?? 0, cluster);
+    const loaded = await load(ports[0], cluster);
     close = loaded.close;
     return loaded;
   }
