@@ -204,31 +204,31 @@ export async function pingAll(redis: Redis): Promise<void> {
   }
 }
 
-let watchdog: Watchdog | undefined | null;
-
-function theWatchdog(): Watchdog | undefined {
-  if (watchdog === undefined) {
-    const ms = getConfig().redis.deadlineMs;
-    watchdog = ms > 0 ? new Watchdog(ms) : null;
-  }
-  return watchdog ?? undefined;
-}
-
 /**
  * A client connected on first use and shared by every caller of the worker; a failed connect is retried
  * by the next call; a client that stops answering is replaced. No caller waits for it longer than
  * REDIS_DEADLINE_MS.
  */
 export class LazyClient {
+  // Each client has its own deadline clock: a watchdog probes one client.
+  #watchdog: Watchdog | undefined | null;
   #shared: Promise<Redis> | undefined;
   // Set once `shared` has connected: the hot path then returns it without any bookkeeping.
   #connected: { redis: Redis; watched: Watched | undefined } | undefined;
 
   constructor(private readonly connect: () => Promise<Redis>) {}
 
+  #dog(): Watchdog | undefined {
+    if (this.#watchdog === undefined) {
+      const ms = getConfig().redis.deadlineMs;
+      this.#watchdog = ms > 0 ? new Watchdog(ms) : null;
+    }
+    return this.#watchdog ?? undefined;
+  }
+
   /** The client, connecting it when there is none. */
   get(): Promise<Redis> {
-    const dog = theWatchdog();
+    const dog = this.#dog();
     if (this.#connected && this.#shared) {
       dog?.touch();
       return this.#shared;
@@ -275,7 +275,7 @@ export class LazyClient {
   /** Closes the client, letting pending replies arrive; safe to call when none exists. */
   async close(): Promise<void> {
     const current = this.#shared;
-    if (this.#connected?.watched) watchdog?.unwatch(this.#connected.watched);
+    if (this.#connected?.watched) this.#watchdog?.unwatch(this.#connected.watched);
     this.#shared = undefined;
     this.#connected = undefined;
     if (!current) return;

@@ -7,6 +7,7 @@
 import { ErrorReply, ReconnectStrategyError } from 'redis';
 
 import { getConfig } from '../config.js';
+import { isRedisUnavailable } from '../errors.js';
 import { closeWithShared, connectRedis, getRedis, LazyClient, pingAll, type Redis } from './client.js';
 
 /** A client to read SKUs with, and whether its reads may come from the cache. */
@@ -51,18 +52,22 @@ export async function skuReader(): Promise<SkuReader> {
   if (getConfig().skuCache.maxEntries === 0 || refusal !== undefined) {
     return { redis: await getRedis(), cached: false };
   }
-  let redis: Redis;
   try {
-    redis = await theCachedClient().get();
+    const redis = await theCachedClient().get();
+    await pingAll(redis);
+    return { redis, cached: true };
   } catch (err) {
     const reply = refusedBy(err);
-    if (reply === undefined) throw err;
-    refusal = reply;
-    console.warn(`Redis refused client-side caching (${reply}): SKUs are read without a cache`);
+    if (reply !== undefined) {
+      refusal = reply;
+      console.warn(`Redis refused client-side caching (${reply}): SKUs are read without a cache`);
+    } else if (!isRedisUnavailable(err)) {
+      throw err;
+    }
+    // The cache is a saving, not a dependency: while its connection is down (or reconnecting) SKUs are read
+    // through the shared client, as without a cache.
     return { redis: await getRedis(), cached: false };
   }
-  await pingAll(redis);
-  return { redis, cached: true };
 }
 
 /** The SKU cache's hit ratio, entries and evictions so far (for benchmarks); undefined without a cache. */
