@@ -29,7 +29,7 @@ export interface FaultProxy {
   /**
    * Arms a cut at a chosen point of a conversation: the next command whose bytes contain `marker` goes
    * through; its reply is then delivered ('deliver': the command's effect is known to the client, and the
-   * client's next command is swallowed) or lost ('lose': the effect is unknown), and every connection is
+   * next command from any of its connections is swallowed) or lost ('lose': the effect is unknown), and every connection is
    * reset, new ones refused for `outageMs`. Resolves when the cut happened.
    */
   cutAfter(marker: string, reply: 'deliver' | 'lose', outageMs: number): Promise<void>;
@@ -84,6 +84,12 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
       t.pair = pair;
       return false;
     }
+    // Once the reply is delivered, the next command from any connection (the app has more than one: the
+    // SKU reader's too) finds Redis gone.
+    if (fromClient && t.stage === 'next') {
+      spring(t);
+      return true;
+    }
     if (t.pair !== pair) return false;
     if (!fromClient && t.stage === 'reply') {
       if (t.reply === 'lose') {
@@ -92,10 +98,6 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
       }
       t.stage = 'next';
       return false;
-    }
-    if (fromClient && t.stage === 'next') {
-      spring(t);
-      return true;
     }
     return false;
   };
