@@ -5,7 +5,8 @@ import { DeliveryRetryError, ensureError, errors, isRedisUnavailable } from '../
 import type { Idempotency } from '../idempotency.js';
 import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
-import { readIntegers, writeDecimalLines } from '../redis/rdb.js';
+import { writeDecimalLines } from '../redis/rdb/decimalLines.js';
+import { readIntegers } from '../redis/rdb/listReader.js';
 import { sendMessages } from '../storage/queue.js';
 import { traceCarrier } from '../telemetry/spans.js';
 import { instruments } from '../telemetry/tracer.js';

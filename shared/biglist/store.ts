@@ -6,7 +6,7 @@ import { DeliveryRetryError, ensureError } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
-import { descendingListPayload, payloadBound } from '../redis/rdb.js';
+import { descendingListPayload, payloadBound } from '../redis/rdb/listPayload.js';
 import { runScript } from '../redis/scripts.js';
 import { parseCurrent, type SegmentRange } from './plan.js';
 import { type CurrentLoad, LoadState, type WritePath } from './schema.js';

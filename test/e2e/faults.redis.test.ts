@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 
 import type { Runner } from '../../local-runner/index.js';
-import { descendingListPayload } from '../../shared/redis/rdb.js';
+import { descendingListPayload } from '../../shared/redis/rdb/listPayload.js';
 import { type AppBehindProxy, startAppBehindProxy } from '../support/behindProxy.js';
 import type { FaultProxy } from '../support/faultProxy.js';
 import { call, type Res, until } from '../support/http.js';

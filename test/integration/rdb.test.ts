@@ -2,7 +2,8 @@
 import { createClient, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { descendingListPayload, type ListValue, readListPayload } from '../../shared/redis/rdb.js';
+import { descendingListPayload } from '../../shared/redis/rdb/listPayload.js';
+import { type ListValue, readListPayload } from '../support/rdbReader.js';
 
 const servers = inject('servers');
 const client = createClient({ socket: { host: '127.0.0.1', port: servers.standalone.port } }).withTypeMapping(

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  crc64,
-  descendingListPayload,
-  type ListValue,
-  PayloadError,
-  readIntegers,
-  readListPayload,
-  writeDecimalLines,
-} from '../../shared/redis/rdb.js';
+import { crc64 } from '../../shared/redis/rdb/crc64.js';
+import { writeDecimalLines } from '../../shared/redis/rdb/decimalLines.js';
+import { descendingListPayload } from '../../shared/redis/rdb/listPayload.js';
+import { PayloadError, readIntegers } from '../../shared/redis/rdb/listReader.js';
+import { type ListValue, readListPayload } from '../support/rdbReader.js';
 
 const hex = (hi: number, lo: number) => hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 
