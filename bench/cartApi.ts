@@ -98,7 +98,8 @@ async function child(
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.MAX_LINE_QUANTITY = '1000000';
   process.env.REDIS_DEADLINE_MS = variant === 'handler, watchdog off' ? '0' : '2000';
-  if (variant === 'handler, SKU cache off') process.env.SKU_CACHE_MAX_ENTRIES = '0';
+  // Every handler variant reads SKUs through the cache (opt-in in the app) except the one without it.
+  process.env.SKU_CACHE_MAX_ENTRIES = variant === 'handler, SKU cache off' ? '0' : '10000';
   if (variant === 'handler, telemetry + Redis spans') process.env.REDIS_TELEMETRY = 'spans';
   if (variant === 'handler, telemetry + Redis metrics') process.env.REDIS_TELEMETRY = 'metrics';
   if (variant.startsWith('handler, telemetry')) await startDiscardingTelemetry();

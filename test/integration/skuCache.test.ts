@@ -26,6 +26,7 @@ async function load(
   Object.assign(process.env, {
     REDIS_URL: `redis://127.0.0.1:${port}`,
     REDIS_CLUSTER: String(cluster),
+    SKU_CACHE_MAX_ENTRIES: '10000',
     SKU_CACHE_TTL_SECONDS: '3600',
   });
   const carts = await import('../../shared/carts/service.js');
