@@ -8,7 +8,7 @@ import { CART_ADD, CART_REMOVE, CART_RESERVE } from '../../shared/carts/scripts.
 import { USER_CREATE } from '../../shared/users/scripts.js';
 import { type AppBehindProxy, startAppBehindProxy } from '../support/behindProxy.js';
 import type { FaultProxy } from '../support/faultProxy.js';
-import { call, type Res, until } from '../support/http.js';
+import { call, until, untilAnswered } from '../support/http.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
@@ -22,16 +22,6 @@ const api = (method: string, path: string, body?: unknown, headers?: Record<stri
   call(runner.url, method, path, body, headers);
 const quantity = (userId: string, sku = 'sku123') =>
   admin(port, (c) => c.hGet(`cart:${userId}`, sku)).then((v) => Number(v ?? 0));
-
-/** Sends a request until it gets an answer that is not a 503, as a client that retries on 503 does. */
-async function untilAnswered(send: () => Promise<Res>): Promise<Res> {
-  for (let i = 0; i < 40; i++) {
-    const res = await send();
-    if (res.status !== 503) return res;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('still 503 after 40 tries');
-}
 
 async function healthy(): Promise<void> {
   await until('health 200', async () => ((await api('GET', '/health')).status === 200 ? true : undefined));

@@ -8,7 +8,7 @@ import { type DevIssuer, startDevIssuer } from '../../scripts/devIssuer.js';
 import { GUEST_FINISH, GUEST_FREEZE, MERGE_APPLY } from '../../shared/carts/guestScripts.js';
 import { type AppBehindProxy, startAppBehindProxy } from '../support/behindProxy.js';
 import type { FaultProxy } from '../support/faultProxy.js';
-import { call, type Res, until } from '../support/http.js';
+import { call, type Res, until, untilAnswered } from '../support/http.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
@@ -26,15 +26,6 @@ const lines = (res: Res) =>
     (res.body.items as Array<{ skuId: string; quantity: number }>).map((l) => [l.skuId, l.quantity]),
   );
 const storedCart = (userId: string) => admin(app.redis.port, (c) => c.hGetAll(`cart:${userId}`));
-
-async function untilAnswered(send: () => Promise<Res>): Promise<Res> {
-  for (let i = 0; i < 40; i++) {
-    const res = await send();
-    if (res.status !== 503) return res;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('still 503 after 40 tries');
-}
 
 /** A shopper with sku1 x1 in their cart and a guest cart holding sku1 x2 and sku2 x1. */
 async function arrange(sub: string): Promise<{ shopper: Record<string, string>; token: string }> {

@@ -35,6 +35,16 @@ export async function call(
   return { status: res.status, headers: res.headers, body: parsed, ms };
 }
 
+/** Sends a request until it gets an answer that is not a 503, as a client that retries on 503 does. */
+export async function untilAnswered(send: () => Promise<Res>): Promise<Res> {
+  for (let i = 0; i < 40; i++) {
+    const res = await send();
+    if (res.status !== 503) return res;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('still 503 after 40 tries');
+}
+
 /** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
 export async function until<T>(
   what: string,
