@@ -27,6 +27,9 @@ export const CartToken = z
   .string()
   .regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a cart token from POST /guest-cart' });
 
+/** An If-Match precondition: absent, `*` (any current representation), or the strong entity tags it lists. */
+export type IfMatch = undefined | '*' | readonly string[];
+
 /** Route parameters naming a cart. */
 export const CartPath = z.object({ userId: Id });
 /** Route parameters naming a cart line. */

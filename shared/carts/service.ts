@@ -3,14 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { getConfig } from '../config.js';
 import { errors, isRedisUnavailable } from '../errors.js';
-import type { IfMatch } from '../http/request.js';
 import type { Idempotency, Outcome } from '../idempotency.js';
 import { formatCents, parsePrice } from '../money.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { type SkuReader, skuReader } from '../redis/skuReader.js';
 import { findSkus, type StoredSku } from '../skus/store.js';
 import { adoptGeneration, readGeneration } from '../users/store.js';
-import type { Cart, CartLine } from './schema.js';
+import type { Cart, CartLine, IfMatch } from './schema.js';
 import {
   addToLine,
   type CartWrite,

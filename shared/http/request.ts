@@ -3,6 +3,7 @@
 import type { HttpRequest } from '@azure/functions';
 import type { z } from 'zod';
 
+import type { IfMatch } from '../carts/schema.js';
 import { getConfig } from '../config.js';
 import { errors, type FieldError } from '../errors.js';
 
@@ -117,9 +118,6 @@ export function parseJsonBody<S extends z.ZodType>(text: string, schema: S, opti
   }
   return parseWith(schema, value, 'body');
 }
-
-/** An If-Match precondition: absent, `*` (any current representation), or the strong entity tags it lists. */
-export type IfMatch = undefined | '*' | readonly string[];
 
 // One entity-tag of RFC 9110 section 8.8.3: optional W/, then a quoted run of etagc.
 const ENTITY_TAG = /(W\/)?"([\x21\x23-\x7E\x80-\xFF]*)"/y;
