@@ -46,7 +46,8 @@ export async function createGuestCart(): Promise<{ cartToken: string; cart: Vers
  */
 export async function mergeGuestCart(userId: string, token: string): Promise<VersionedCart> {
   const redis = await getRedis();
-  const { hash, holder } = { hash: hashOf(token), holder: userCart(userId) };
+  const hash = hashOf(token);
+  const holder = userCart(userId);
   const { maxLineQuantity: max, cartTtlSeconds: ttl, guestCartTtlSeconds: guestTtl } = getConfig();
   const g = await generationOf(redis, holder);
   const frozen = await freezeGuestCart(redis, hash, userId, guestTtl);
