@@ -34,6 +34,7 @@ async function writePathChild(
   process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   process.env.BIGLIST_WRITE_MODE = mode;
   const svc = await import('../shared/biglist/service.js');
+  const loader = await import('../shared/biglist/loader.js');
   const { closeRedis } = await import('../shared/redis/client.js');
   const log = { log: () => undefined, warn: () => undefined, error: () => undefined };
   const load = await svc.startLoad({ count, segmentSize });
@@ -41,7 +42,8 @@ async function writePathChild(
   const t = performance.now();
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      for (let m = queue.shift(); m; m = queue.shift()) await svc.processMessage(m, { dequeueCount: 1 }, log);
+      for (let m = queue.shift(); m; m = queue.shift())
+        await loader.processMessage(m, { dequeueCount: 1 }, log);
     }),
   );
   const vps = count / ((performance.now() - t) / 1000);

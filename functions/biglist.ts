@@ -1,5 +1,6 @@
 import { app, type InvocationContext, output } from '@azure/functions';
 
+import * as loader from '../shared/biglist/loader.js';
 import {
   BIGLIST_QUEUE,
   BiglistPage,
@@ -127,17 +128,17 @@ export async function loadBiglistSegment(message: unknown, context: InvocationCo
     queue: BIGLIST_QUEUE,
     messageId: delivery.messageId ?? '',
     dequeueCount: delivery.dequeueCount,
-    maxDequeueCount: biglist.MAX_DEQUEUE_COUNT,
+    maxDequeueCount: loader.MAX_DEQUEUE_COUNT,
   };
   await inMessageSpan(carrierOf(message), span, context, async () => {
-    const outcome = await biglist.processMessage(message, delivery, context);
+    const outcome = await loader.processMessage(message, delivery, context);
     if (outcome.enqueue.length > 0) context.extraOutputs.set(segments, outcome.enqueue);
     // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
     if (outcome.poison) {
       markPoisoned();
       // The text as it arrived (the host passes it as QueueTrigger), not the parsed value sent back out.
       const text = typeof metadata.queueTrigger === 'string' ? metadata.queueTrigger : message;
-      context.extraOutputs.set(poison, [biglist.deadLetter(text, outcome.reason ?? 'malformed')]);
+      context.extraOutputs.set(poison, [loader.deadLetter(text, outcome.reason ?? 'malformed')]);
     }
   });
 }

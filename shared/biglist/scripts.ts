@@ -3,6 +3,7 @@
 // their own and are only ever renamed into place by BIGLIST_COMMIT, which touches one segment's slot.
 import { IDEMPOTENCY_TTL_SECONDS } from '../idempotency.js';
 import { bad, oneOf, type Reply, script, tagged, text } from '../redis/scripts.js';
+import { LoadState } from './schema.js';
 
 /**
  * What claiming the loader found: free (maybe after failing a stale load), busy, or changed meanwhile;
@@ -24,15 +25,26 @@ const claimReply: Reply<ClaimReply> = (raw) => {
   throw bad('a claim outcome', raw);
 };
 
-/** What recording a finished segment did: 'pending', 'published' (with the replaced load), or the load's end state. */
-export interface DoneReply {
-  status: string;
-  previous: string;
-}
+/** A load's state, or 'unknown' for a load that has no record (never started, or expired long ago). */
+export type LoadStateReply = LoadState | 'unknown';
+
+const loadState: Reply<LoadStateReply> = oneOf(...LoadState.options, 'unknown');
+
+/**
+ * What recording a finished segment did: more segments to go, the load published (with the JSON of the
+ * load it replaced, '' for none), or nothing because the load had already ended (or is unknown).
+ */
+export type DoneReply =
+  | { status: 'pending' }
+  | { status: 'published'; previous: string }
+  | { status: 'ended'; state: LoadStateReply };
 
 const doneReply: Reply<DoneReply> = (raw) => {
-  const [status, [previous]] = tagged(raw);
-  return { status, previous: text(previous ?? null) };
+  const [status, [detail]] = tagged(raw);
+  if (status === 'pending') return { status };
+  if (status === 'published') return { status, previous: text(detail ?? null) };
+  if (status === 'ended') return { status, state: loadState(detail) };
+  throw bad('a segment outcome', raw);
 };
 
 /** The published load record and a range of the newest segment, read together. */
@@ -91,17 +103,19 @@ return {'ok', active}
   claimReply,
 );
 
-/** KEYS: load state. ARGV: now ms. Marks a queued load running; returns its state. */
+/** KEYS: load state. ARGV: now ms. Marks a queued load running; returns its state ('unknown' without a record). */
 export const BIGLIST_START = script(
   `
-local state = redis.call('HGET', KEYS[1], 'state')
+local load = KEYS[1]
+local now = ARGV[1]
+local state = redis.call('HGET', load, 'state')
 if state == 'queued' then
-  redis.call('HSET', KEYS[1], 'state', 'running', 'startedAt', ARGV[1])
+  redis.call('HSET', load, 'state', 'running', 'startedAt', now)
   return 'running'
 end
-return state or ''
+return state or 'unknown'
 `,
-  text,
+  loadState,
 );
 
 /**
@@ -110,16 +124,18 @@ return state or ''
  */
 export const BIGLIST_COMMIT = script(
   `
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('DEL', KEYS[1])
+local attempt, segment = KEYS[1], KEYS[2]
+local length = tonumber(ARGV[1])
+if redis.call('EXISTS', segment) == 1 then
+  redis.call('DEL', attempt)
   return 'duplicate'
 end
-if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
+if redis.call('LLEN', attempt) ~= length then
+  redis.call('DEL', attempt)
   return 'incomplete'
 end
-redis.call('RENAME', KEYS[1], KEYS[2])
-redis.call('PERSIST', KEYS[2])
+redis.call('RENAME', attempt, segment)
+redis.call('PERSIST', segment)
 return 'committed'
 `,
   oneOf('committed', 'duplicate', 'incomplete'),
@@ -133,24 +149,26 @@ return 'committed'
  */
 export const BIGLIST_DONE = script(
   `
-local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'running' and state ~= 'queued' then return {state or 'unknown', ''} end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'loaded', ARGV[2])
-  redis.call('HINCRBY', KEYS[1], ARGV[6] .. 'Segments', 1)
-  redis.call('HSET', KEYS[1], 'progressAt', ARGV[4])
+local load, done, staged, biglist, current, active, cleanup = unpack(KEYS, 1, 7)
+local index, size, load_id, now, current_json, path = unpack(ARGV, 1, 6)
+local state = redis.call('HGET', load, 'state')
+if state ~= 'running' and state ~= 'queued' then return {'ended', state or 'unknown'} end
+if redis.call('SADD', done, index) == 1 then
+  redis.call('HINCRBY', load, 'loaded', size)
+  redis.call('HINCRBY', load, path .. 'Segments', 1)
+  redis.call('HSET', load, 'progressAt', now)
 end
-if redis.call('SCARD', KEYS[2]) < tonumber(redis.call('HGET', KEYS[1], 'segments')) then
-  return {'pending', ''}
+if redis.call('SCARD', done) < tonumber(redis.call('HGET', load, 'segments')) then
+  return {'pending'}
 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return redis.error_reply('ERR staged segment missing') end
-local previous = redis.call('GET', KEYS[5]) or ''
-redis.call('RENAME', KEYS[3], KEYS[4])
-redis.call('SET', KEYS[5], ARGV[5])
-redis.call('HSET', KEYS[1], 'state', 'completed', 'finishedAt', ARGV[4])
-redis.call('DEL', KEYS[2])
-if redis.call('GET', KEYS[6]) == ARGV[3] then redis.call('DEL', KEYS[6]) end
-if previous ~= '' then redis.call('SADD', KEYS[7], cjson.decode(previous).loadId) end
+if redis.call('EXISTS', staged) == 0 then return redis.error_reply('ERR staged segment missing') end
+local previous = redis.call('GET', current) or ''
+redis.call('RENAME', staged, biglist)
+redis.call('SET', current, current_json)
+redis.call('HSET', load, 'state', 'completed', 'finishedAt', now)
+redis.call('DEL', done)
+if redis.call('GET', active) == load_id then redis.call('DEL', active) end
+if previous ~= '' then redis.call('SADD', cleanup, cjson.decode(previous).loadId) end
 return {'published', previous}
 `,
   doneReply,
@@ -160,24 +178,26 @@ return {'published', previous}
  * KEYS: load state, active, cleanup set[, idempotency record to forget]. ARGV: load id, final state
  * (failed or cancelled), reason, now ms, stall ms or '' (then only a stale load is ended). Ends a load in
  * progress, frees the loader and queues its data for clean-up, in one step; returns the state the load is
- * in afterwards ('' when unknown). A load ended before any of its work was queued forgets the key that
- * started it, so that a retry really starts one.
+ * in afterwards ('unknown' without a record). A load ended before any of its work was queued forgets the
+ * key that started it, so that a retry really starts one.
  */
 export const BIGLIST_END = script(
   `${BIGLIST_LUA}
-local st = redis.call('HMGET', KEYS[1], 'state', 'createdAt', 'startedAt', 'progressAt')
-if not st[1] then return '' end
+local load, active, cleanup, record = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local load_id, final_state, reason, now, stall_ms = unpack(ARGV, 1, 5)
+local st = redis.call('HMGET', load, 'state', 'createdAt', 'startedAt', 'progressAt')
+if not st[1] then return 'unknown' end
 if st[1] ~= 'queued' and st[1] ~= 'running' then return st[1] end
-if ARGV[5] ~= '' and not stale(st, tonumber(ARGV[4]), tonumber(ARGV[5])) then return st[1] end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'error', ARGV[3], 'finishedAt', ARGV[4])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-redis.call('SADD', KEYS[3], ARGV[1])
-if KEYS[4] and string.match(redis.call('GET', KEYS[4]) or '', ' (%S+)$') == ARGV[1] then
-  redis.call('DEL', KEYS[4])
+if stall_ms ~= '' and not stale(st, tonumber(now), tonumber(stall_ms)) then return st[1] end
+redis.call('HSET', load, 'state', final_state, 'error', reason, 'finishedAt', now)
+if redis.call('GET', active) == load_id then redis.call('DEL', active) end
+redis.call('SADD', cleanup, load_id)
+if record and string.match(redis.call('GET', record) or '', ' (%S+)$') == load_id then
+  redis.call('DEL', record)
 end
-return ARGV[2]
+return final_state
 `,
-  text,
+  loadState,
 );
 
 /**
@@ -186,11 +206,13 @@ return ARGV[2]
  */
 export const BIGLIST_DUMP_NEWEST = script(
   `
-local current = redis.call('GET', KEYS[1])
+local current_key, biglist = KEYS[1], KEYS[2]
+local load_id = ARGV[1]
+local current = redis.call('GET', current_key)
 if not current then return false end
 local ok, load = pcall(cjson.decode, current)
-if not ok or load.loadId ~= ARGV[1] then return false end
-return redis.call('DUMP', KEYS[2])
+if not ok or load.loadId ~= load_id then return false end
+return redis.call('DUMP', biglist)
 `,
   (raw): Buffer | undefined => (Buffer.isBuffer(raw) ? raw : undefined),
 );
@@ -198,9 +220,11 @@ return redis.call('DUMP', KEYS[2])
 /** KEYS: current, biglist. ARGV: start, stop. Reads the published load and a range of its newest segment together. */
 export const BIGLIST_READ_NEWEST = script(
   `
-local current = redis.call('GET', KEYS[1])
-if not current or tonumber(ARGV[1]) < 0 then return {current or '', {}} end
-return {current, redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
+local current_key, biglist = KEYS[1], KEYS[2]
+local start, stop = ARGV[1], ARGV[2]
+local current = redis.call('GET', current_key)
+if not current or tonumber(start) < 0 then return {current or '', {}} end
+return {current, redis.call('LRANGE', biglist, start, stop)}
 `,
   newestReply,
 );

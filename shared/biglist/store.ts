@@ -1,44 +1,26 @@
-import { randomBytes } from 'node:crypto';
-
+// A load's records: the loader's claim, its state and progress, publication, its end and the clean-up of
+// its data, and the reads of the published list. Writing a segment is segmentStore.ts.
 import { RESP_TYPES } from 'redis';
 
-import { DeliveryRetryError, ensureError } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
 import type { Redis } from '../redis/client.js';
 import { keys } from '../redis/keys.js';
-import { descendingListPayload, payloadBound } from '../redis/rdb/listPayload.js';
 import { runScript } from '../redis/scripts.js';
 import { parseCurrent, type SegmentRange } from './plan.js';
 import { type CurrentLoad, LoadState, type WritePath } from './schema.js';
 import {
   BIGLIST_CLAIM,
-  BIGLIST_COMMIT,
   BIGLIST_DONE,
   BIGLIST_DUMP_NEWEST,
   BIGLIST_END,
   BIGLIST_READ_NEWEST,
   BIGLIST_START,
   type DoneReply,
+  type LoadStateReply,
 } from './scripts.js';
 
-/** Values per LPUSH (variadic); with PUSH_IN_FLIGHT the best pair in `npm run bench:biglist`. */
-export const PUSH_BATCH = 10_000;
-/** LPUSH commands in flight per segment write: a bounded pipeline, never one giant one. */
-export const PUSH_IN_FLIGHT = 4;
-// Half-written copies are removed when their segment is next handled; this TTL is the backstop for
-// copies whose message never comes back.
-const ATTEMPT_TTL_MS = 15 * 60_000;
 // Ended loads keep their status (not their data) this long.
 const OLD_STATE_TTL_S = 7 * 86_400;
-// RESTOREs a worker runs at once: one being built here while Redis loads the other was the best pair in
-// `npm run bench:biglist` (4 at once was a third slower). Each has a payload buffer that is reused, so a
-// worker holds at most this many payloads (about 6 MB each) and pays no page faults of a fresh
-// multi-megabyte allocation per segment.
-const RESTORES_AT_ONCE = 2;
-const PAYLOAD_BUFFER_VALUES = 1_000_000;
-const payloadBuffers: Buffer[] = [];
-let restoresRunning = 0;
-const restoreWaiters: Array<() => void> = [];
 // Loads cleaned up per call: bounds the work one request does for others.
 const CLEANUPS_PER_CALL = 4;
 
@@ -158,142 +140,8 @@ export async function readLoad(
 }
 
 /** Marks the load running (first segment); returns its state. */
-export async function startSegment(redis: Redis, loadId: string, now: number): Promise<string> {
+export async function startSegment(redis: Redis, loadId: string, now: number): Promise<LoadStateReply> {
   return runScript(redis, BIGLIST_START, [keys.biglistLoad(loadId)], [String(now)]);
-}
-
-/** True when a segment was already committed (by an earlier delivery of the same message). */
-export async function isCommitted(redis: Redis, key: string): Promise<boolean> {
-  return (await redis.exists(key)) === 1;
-}
-
-/** A token naming one delivery: the message id and dequeue count, or a random one without an id. */
-export function attemptToken(messageId: string | undefined, dequeueCount: number): string {
-  if (messageId !== undefined && /^[A-Za-z0-9_-]{1,50}$/.test(messageId))
-    return `${messageId}-${dequeueCount}`;
-  return randomBytes(8).toString('hex');
-}
-
-/** Removes what earlier deliveries of the same message left half-written (they crashed or timed out). */
-export async function removeEarlierAttempts(
-  redis: Redis,
-  finalKey: string,
-  messageId: string | undefined,
-  dequeueCount: number,
-): Promise<void> {
-  if (messageId === undefined || dequeueCount <= 1) return;
-  const doomed = Array.from({ length: dequeueCount - 1 }, (_, i) =>
-    keys.biglistAttempt(finalKey, attemptToken(messageId, i + 1)),
-  );
-  await Promise.all(doomed.map((k) => redis.unlink(k)));
-}
-
-/** One delivery's write of a segment: values start..end of a load, into its own attempt key. */
-export interface SegmentWrite {
-  loadId: string;
-  /** Where the segment goes once complete. */
-  finalKey: string;
-  /** Names the delivery (see attemptToken). */
-  token: string;
-  start: number;
-  end: number;
-}
-
-/** The attempt key of a delivery, listed for the clean-up of its load before it exists. */
-async function newAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
-  const attempt = keys.biglistAttempt(write.finalKey, write.token);
-  await redis.sAdd(keys.biglistAttempts(write.loadId), attempt);
-  return attempt;
-}
-
-/**
- * Writes values start..end (ascending, so the head holds the largest) into the delivery's private attempt
- * key with variadic LPUSHes, at most PUSH_IN_FLIGHT in flight; memory stays bounded whatever the segment
- * size. Only the first push may create the key (with its TTL, in one MULTI); the others are LPUSHX, so a
- * copy removed meanwhile (by a later delivery) is never recreated without a TTL.
- */
-export async function pushAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
-  const attempt = await newAttempt(redis, write);
-  const range = write;
-  const batch = (from: number) => {
-    const to = Math.min(range.end, from + PUSH_BATCH - 1);
-    const values = new Array<string>(to - from + 1);
-    for (let i = 0; i < values.length; i++) values[i] = String(from + i);
-    return values;
-  };
-  await redis.multi().lPush(attempt, batch(range.start)).pExpire(attempt, ATTEMPT_TTL_MS).exec();
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  for (let from = range.start + PUSH_BATCH; from <= range.end && failure === undefined; from += PUSH_BATCH) {
-    // Tracked pushes never reject: the first error is kept and thrown once, so none goes unhandled.
-    const tracked: Promise<void> = redis.lPushX(attempt, batch(from)).then(
-      (length) => {
-        if (length === 0) {
-          failure ??= new DeliveryRetryError(`attempt ${attempt} was removed while being written`);
-        }
-        inFlight.delete(tracked);
-      },
-      (err: unknown) => {
-        failure ??= err;
-        inFlight.delete(tracked);
-      },
-    );
-    inFlight.add(tracked);
-    if (inFlight.size >= PUSH_IN_FLIGHT) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  if (failure !== undefined) throw ensureError(failure);
-  return attempt;
-}
-
-/**
- * Writes values start..end into the delivery's private attempt key in one RESTORE of the serialized list
- * (built here, one segment's payload in memory at a time), with the attempt's TTL.
- */
-export async function restoreAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
-  const attempt = await newAttempt(redis, write);
-  // More RESTOREs at once than this only queue up in Redis and fight for the same core.
-  while (restoresRunning >= RESTORES_AT_ONCE) await new Promise<void>((r) => restoreWaiters.push(r));
-  restoresRunning++;
-  const buffer = payloadBuffers.pop() ?? Buffer.allocUnsafe(payloadBound(PAYLOAD_BUFFER_VALUES));
-  try {
-    const payload = descendingListPayload(write.end, write.start, buffer);
-    await redis.restore(attempt, ATTEMPT_TTL_MS, payload, { REPLACE: true });
-  } finally {
-    // Written and answered: the buffer is free again for the next segment.
-    payloadBuffers.push(buffer);
-    restoresRunning--;
-    restoreWaiters.shift()?.();
-  }
-  return attempt;
-}
-
-/**
- * Checks that this server takes our serialized lists: restores a small one (values that use every
- * integer encoding a load can produce) into a temporary key, reads it back and deletes it. Throws what the
- * server answered when it refuses; false when it accepted something else than was sent.
- */
-export async function probeRestore(redis: Redis): Promise<boolean> {
-  const probe = `{${keys.biglist()}}:probe:${randomBytes(6).toString('hex')}`;
-  const head = 8_388_610;
-  const tail = 8_388_590;
-  try {
-    await redis.restore(probe, 60_000, descendingListPayload(head, tail));
-    const back = await redis.lRange(probe, 0, -1);
-    return back.length === head - tail + 1 && back.every((v, i) => v === String(head - i));
-  } finally {
-    await redis.unlink(probe).catch(() => undefined);
-  }
-}
-
-/** Moves a finished attempt of `length` values into place; 'duplicate' when another delivery committed first. */
-export async function commitAttempt(
-  redis: Redis,
-  attempt: string,
-  finalKey: string,
-  length: number,
-): Promise<'committed' | 'duplicate' | 'incomplete'> {
-  return runScript(redis, BIGLIST_COMMIT, [attempt, finalKey], [String(length)]);
 }
 
 /** Records a finished segment and how it was written; the call that completes the load publishes it. */
@@ -329,7 +177,7 @@ export async function markSegmentDone(
 /**
  * Ends a load in progress as `failed` or `cancelled`, frees the loader and queues its data for clean-up,
  * atomically; with `onlyIfStallMs`, only if it made no progress for that long. Returns the load's state
- * afterwards ('' when unknown).
+ * afterwards ('unknown' without a record).
  */
 export async function endLoad(
   redis: Redis,
@@ -342,7 +190,7 @@ export async function endLoad(
     /** The key that started the load, forgotten with it (the load never ran, so a retry starts anew). */
     forget?: Idempotency | undefined;
   },
-): Promise<string> {
+): Promise<LoadStateReply> {
   return runScript(
     redis,
     BIGLIST_END,

@@ -2,13 +2,14 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 
+import type * as Loader from '../../shared/biglist/loader.js';
 import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
 import type * as Service from '../../shared/biglist/service.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
 const port = servers.standalone.port;
-let svc: typeof Service;
+let svc: typeof Service & typeof Loader;
 const logs: string[] = [];
 const log = {
   log: (m: unknown) => logs.push(String(m)),
@@ -26,7 +27,10 @@ beforeAll(async () => {
   await QueueServiceClient.fromConnectionString(servers.azurite.connectionString)
     .getQueueClient(BIGLIST_QUEUE)
     .createIfNotExists();
-  svc = await import('../../shared/biglist/service.js');
+  svc = {
+    ...(await import('../../shared/biglist/service.js')),
+    ...(await import('../../shared/biglist/loader.js')),
+  };
   await admin(port, (c) => c.flushAll());
 });
 
@@ -102,7 +106,7 @@ describe('biglist loader service', () => {
   });
 
   it('never commits a copy that lost values, whatever removed them', async () => {
-    const store = await import('../../shared/biglist/store.js');
+    const store = await import('../../shared/biglist/segmentStore.js');
     await admin(port, async (c) => {
       await c.lPush('partial:attempt', ['3', '2', '1']);
       const result = await store.commitAttempt(c as never, 'partial:attempt', 'partial:final', 10);

@@ -3,6 +3,7 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 
+import type * as Loader from '../../shared/biglist/loader.js';
 import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
 import type * as Service from '../../shared/biglist/service.js';
 import { admin } from '../support/redis.js';
@@ -11,7 +12,9 @@ const servers = inject('servers');
 const port = servers.standalone.port;
 
 /** The loader service with fresh module state (settings, client, RESTORE verdict) under `env`. */
-async function loader(env: Record<string, string>): Promise<{ svc: typeof Service; logs: string[] }> {
+async function loader(
+  env: Record<string, string>,
+): Promise<{ svc: typeof Service & typeof Loader; logs: string[] }> {
   vi.resetModules();
   for (const k of Object.keys(process.env)) {
     if (k.startsWith('REDIS_') || k.startsWith('BIGLIST_')) Reflect.deleteProperty(process.env, k);
@@ -20,12 +23,15 @@ async function loader(env: Record<string, string>): Promise<{ svc: typeof Servic
   const { closeRedis } = await import('../../shared/redis/client.js');
   await closeRedis();
   const logs: string[] = [];
-  const svc = await import('../../shared/biglist/service.js');
+  const svc = {
+    ...(await import('../../shared/biglist/service.js')),
+    ...(await import('../../shared/biglist/loader.js')),
+  };
   return { svc, logs };
 }
 
 async function runLoad(
-  svc: typeof Service,
+  svc: typeof Service & typeof Loader,
   logs: string[],
   count: number,
   segmentSize: number,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { deadLetter } from '../../shared/biglist/service.js';
+import { deadLetter } from '../../shared/biglist/loader.js';
 
 const parsed = (s: string) => JSON.parse(s) as { reason: string; truncated: boolean; message: string };
 

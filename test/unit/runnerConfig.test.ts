@@ -83,7 +83,7 @@ describe('host settings', () => {
 
 describe('biglist loader settings', () => {
   it("match host.json: the loader's last-delivery check uses the host's maxDequeueCount", async () => {
-    const { MAX_DEQUEUE_COUNT } = await import('../../shared/biglist/service.js');
+    const { MAX_DEQUEUE_COUNT } = await import('../../shared/biglist/loader.js');
     expect(readHostSettings(join(import.meta.dirname, '..', '..')).queues.maxDequeueCount).toBe(
       MAX_DEQUEUE_COUNT,
     );

@@ -1,4 +1,25 @@
-// Decimal text for the export: integers as "123\n" lines, two digits at a time, into a reused buffer.
+// Decimal text for the export: a list's DUMP payload as "123\n" lines, two digits at a time.
+import { readIntegers } from './listReader.js';
+
+// Values per chunk of text: about 600 KB, small against one segment's payload.
+const CHUNK_VALUES = 65_536;
+
+/**
+ * The integers of a list's DUMP payload as decimal lines, in chunks of about 600 KB, in the list's order
+ * or reversed; `values` is scratch space for one list's integers, reused from call to call. Lazy: each
+ * chunk is made when asked for, so a caller that asks only as fast as it sends never piles text up.
+ */
+export function* listLines(payload: Buffer, reverse: boolean, values: Int32Array): Generator<Buffer> {
+  const n = readIntegers(payload, values);
+  for (let from = 0; from < n; from += CHUNK_VALUES) {
+    const to = Math.min(n, from + CHUNK_VALUES);
+    const text = Buffer.allocUnsafe((to - from) * 12);
+    const bytes = reverse
+      ? writeDecimalLines(values, n - to, n - from, true, text)
+      : writeDecimalLines(values, from, to, false, text);
+    yield text.subarray(0, bytes);
+  }
+}
 
 // "00" to "99", for writing two digits at a time.
 const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''));
