@@ -8,7 +8,7 @@ import { formatCents, parsePrice } from '../money.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { type SkuReader, skuReader } from '../redis/skuReader.js';
 import { findSkus, type StoredSku } from '../skus/store.js';
-import { adoptGeneration, readGeneration } from '../users/store.js';
+import { currentGeneration } from '../users/generations.js';
 import type { Cart, CartLine, IfMatch } from './schema.js';
 import {
   addToLine,
@@ -20,7 +20,6 @@ import {
   linesHash,
   readCart,
   removeFromLine,
-  reserveGeneration,
   setLine,
 } from './store.js';
 
@@ -154,14 +153,7 @@ export async function answerApplied(holder: Holder, lines: Record<string, string
  * one, always the same (its scripts refuse writes to a cart that is not live).
  */
 export async function generationOf(redis: Redis, holder: Holder): Promise<number> {
-  if (holder.kind === 'guest') return guestGeneration();
-  const userId = holder.id;
-  const { exists, generation } = await readGeneration(redis, userId);
-  if (!exists) throw errors.userNotFound(userId);
-  if (generation !== undefined) return generation;
-  const adopted = await adoptGeneration(redis, userId, await reserveGeneration(redis, userId));
-  if (adopted === undefined) throw errors.userNotFound(userId);
-  return adopted;
+  return holder.kind === 'guest' ? guestGeneration() : currentGeneration(redis, holder.id);
 }
 
 /** The lines a write left and whether it was a replay, or the error for why it did nothing. */

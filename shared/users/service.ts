@@ -1,18 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
 import { AppError, errors, isRedisUnavailable } from '../errors.js';
 import type { Idempotency, Outcome } from '../idempotency.js';
 import { getRedis } from '../redis/client.js';
+import { beginGeneration, currentGeneration, endGeneration, newGeneration } from './generations.js';
 import { type CreateUserInput, Email, Name, type UpdateUserInput, type User } from './schema.js';
-import {
-  adoptGeneration,
-  deleteUserIf,
-  findUser,
-  insertUser,
-  readGeneration,
-  updateUserFields,
-} from './store.js';
+import { deleteUserIf, findUser, insertUser, updateUserFields } from './store.js';
 
 /** The id of a user created without one: random, or derived from the Idempotency-Key so a retry names the same user. */
 function newUserId(idempotency: Idempotency | undefined): string {
@@ -30,14 +23,14 @@ function newUserId(idempotency: Idempotency | undefined): string {
 export async function createUser(input: CreateUserInput, idempotency?: Idempotency): Promise<Outcome<User>> {
   const user: User = { ...input, id: input.id ?? newUserId(idempotency) };
   const redis = await getRedis();
-  const g = await reserveGeneration(redis, user.id);
+  const g = await newGeneration(redis, user.id);
   const created = await insertUser(redis, user, g, idempotency);
   if (created === 'exists') throw errors.userExists(user.id);
   if (created === 'reused') throw errors.idempotencyKeyReused();
   if (created === 'replayed') return { value: user, replayed: true };
   try {
     // Drops what an earlier user of this id left in the cart now, rather than at the first cart write.
-    await openCart(redis, user.id, g);
+    await beginGeneration(redis, user.id, g);
   } catch (err) {
     // The user exists, so the answer is 201: reads already show an empty cart and the first write
     // empties it. Only a Redis outage is forgiven here; anything else is a bug to report.
@@ -100,10 +93,7 @@ export async function updateUser(id: string, input: UpdateUserInput): Promise<Us
  */
 export async function deleteUser(id: string): Promise<void> {
   const redis = await getRedis();
-  const { exists, generation } = await readGeneration(redis, id);
-  if (!exists) throw errors.userNotFound(id);
-  const g = generation ?? (await adoptGeneration(redis, id, await reserveGeneration(redis, id)));
-  if (g === undefined) throw errors.userNotFound(id);
-  await closeCart(redis, id, g);
+  const g = await currentGeneration(redis, id);
+  await endGeneration(redis, id, g);
   if (!(await deleteUserIf(redis, id, g))) throw errors.userNotFound(id);
 }
