@@ -58,7 +58,8 @@ const skuIds = Array.from({ length: LINES }, (_, i) => `bench-sku-${String(i).pa
 /** Starts the app's telemetry with exporters that drop everything they are handed. */
 async function startDiscardingTelemetry(): Promise<void> {
   const { startTelemetry } = await import('../shared/telemetry/setup.js');
-  const { KeepFailuresProcessor, successRatio } = await import('../shared/telemetry/keepFailures.js');
+  const { KeepFailuresProcessor } = await import('../shared/telemetry/keepFailures.js');
+  const { getTelemetryConfig } = await import('../shared/config.js');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
   const done = (_items: unknown, callback: (r: { code: 0 }) => void) => {
@@ -66,7 +67,9 @@ async function startDiscardingTelemetry(): Promise<void> {
   };
   const discard = { export: done, shutdown: () => Promise.resolve(), forceFlush: () => Promise.resolve() };
   await startTelemetry({
-    spanProcessors: [new KeepFailuresProcessor(new BatchSpanProcessor(discard), successRatio(process.env))],
+    spanProcessors: [
+      new KeepFailuresProcessor(new BatchSpanProcessor(discard), getTelemetryConfig().successRatio),
+    ],
     metricReaders: [new PeriodicExportingMetricReader({ exporter: discard, exportIntervalMillis: 1000 })],
     logRecordProcessors: [],
   });

@@ -125,6 +125,7 @@ export async function loadBiglistSegment(message: unknown, context: InvocationCo
     messageId: typeof metadata.id === 'string' ? metadata.id : undefined,
   };
   const span = {
+    namespace: 'biglist',
     queue: BIGLIST_QUEUE,
     messageId: delivery.messageId ?? '',
     dequeueCount: delivery.dequeueCount,
@@ -135,7 +136,7 @@ export async function loadBiglistSegment(message: unknown, context: InvocationCo
     if (outcome.enqueue.length > 0) context.extraOutputs.set(segments, outcome.enqueue);
     // Dead-lettered deliberately: retrying a message that can never be valid would only repeat the error.
     if (outcome.poison) {
-      markPoisoned();
+      markPoisoned('biglist');
       // The text as it arrived (the host passes it as QueueTrigger), not the parsed value sent back out.
       const text = typeof metadata.queueTrigger === 'string' ? metadata.queueTrigger : message;
       context.extraOutputs.set(poison, [loader.deadLetter(text, outcome.reason ?? 'malformed')]);

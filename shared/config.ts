@@ -300,7 +300,57 @@ function storageFrom(e: z.output<typeof EnvSchema>): StorageConfig {
   return { mode: 'none' };
 }
 
+/** Where telemetry goes and what it records (OTEL_*, APPLICATIONINSIGHTS_*, REDIS_TELEMETRY). */
+export interface TelemetryConfig {
+  /** Application Insights, with the authentication string (`Authorization=AAD;ClientId=...`) or ''. */
+  appInsights: { connectionString: string; authentication: string } | undefined;
+  /** An OTLP endpoint or a console exporter is set: the SDK builds its exporters from OTEL_* itself. */
+  otelExporters: boolean;
+  serviceName: string;
+  /** The ratio of successful traces kept (OTEL_TRACES_SAMPLER_ARG, 0 to 1; anything else keeps all). */
+  successRatio: number;
+  redisSpans: boolean;
+  redisMetrics: boolean;
+  /** On Azure (WEBSITE_INSTANCE_ID) the host records each invocation itself. */
+  hostRecordsInvocations: boolean;
+}
+
+/** The ratio of successful traces to keep, from OTEL_TRACES_SAMPLER_ARG (default 1: all). */
+export function successRatio(env: NodeJS.ProcessEnv): number {
+  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? '1');
+  return Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1;
+}
+
+/**
+ * The telemetry settings. Parsed apart from the rest and leniently (an unknown REDIS_TELEMETRY is off), so
+ * that telemetry starts, and reports, even when another setting is wrong.
+ */
+export function parseTelemetryConfig(env: NodeJS.ProcessEnv): TelemetryConfig {
+  const redis = env.REDIS_TELEMETRY ?? 'off';
+  return {
+    appInsights: env.APPLICATIONINSIGHTS_CONNECTION_STRING
+      ? {
+          connectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING,
+          authentication: env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '',
+        }
+      : undefined,
+    otelExporters: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER),
+    serviceName: env.OTEL_SERVICE_NAME ?? 'azure-redis-cart',
+    successRatio: successRatio(env),
+    redisSpans: redis === 'on' || redis === 'spans',
+    redisMetrics: redis === 'on' || redis === 'metrics',
+    hostRecordsInvocations: Boolean(env.WEBSITE_INSTANCE_ID),
+  };
+}
+
 let cached: AppConfig | undefined;
+let cachedTelemetry: TelemetryConfig | undefined;
+
+/** The telemetry settings, parsed from process.env on first use and then frozen. */
+export function getTelemetryConfig(): TelemetryConfig {
+  cachedTelemetry ??= Object.freeze(parseTelemetryConfig(process.env));
+  return cachedTelemetry;
+}
 
 /** The process-wide settings, parsed from process.env on first use and then frozen. */
 export function getConfig(): AppConfig {

@@ -4,7 +4,7 @@ import { ensureError } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
 import { getRedis, type Redis } from '../redis/client.js';
 import { traceCarrier } from '../telemetry/spans.js';
-import { instruments } from '../telemetry/tracer.js';
+import { counter } from '../telemetry/tracer.js';
 import { belongsTo, planLoad, type SegmentMessage, segmentMessages } from './plan.js';
 import { type CurrentLoad, LoaderMessage } from './schema.js';
 import { attemptToken, type Log, removeEarlierAttempts, writeSegment } from './segmentStore.js';
@@ -37,6 +37,15 @@ export interface Outcome {
   poison: boolean;
   reason?: string;
 }
+
+const valuesWritten = counter('biglist.values.written', {
+  unit: '{value}',
+  description: 'Values committed to Redis by the loader',
+});
+const segmentsDone = counter('biglist.segments.done', {
+  unit: '{segment}',
+  description: 'Segments committed, by write path',
+});
 
 const done: Outcome = { enqueue: [], poison: false };
 const poisoned = (reason: string): Outcome => ({ enqueue: [], poison: true, reason });
@@ -179,8 +188,8 @@ async function loadSegment(
   }
   const path = written.path;
   const recorded = await markSegmentDone(redis, load, { index: msg.index, size, path }, now());
-  instruments().valuesWritten.add(size, { 'biglist.write_path': path });
-  instruments().segmentsDone.add(1, { 'biglist.write_path': path });
+  valuesWritten().add(size, { 'biglist.write_path': path });
+  segmentsDone().add(1, { 'biglist.write_path': path });
   const newest = msg.index === load.segments - 1;
   if (recorded.status === 'ended' && (recorded.state !== 'completed' || newest)) {
     // The load ended while this delivery was writing: what it committed is an orphan that the

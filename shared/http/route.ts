@@ -17,7 +17,7 @@ import { type ErrorCode, errors } from '../errors.js';
 import type { Idempotency } from '../idempotency.js';
 import { inRequestSpan } from '../telemetry/spans.js';
 import { idempotencyOf } from './idempotency.js';
-import { toErrorResponse } from './problem.js';
+import { problemCodeOf, toErrorResponse } from './problem.js';
 import { parseJsonBody, parseWith, queryOf, readBodyText } from './request.js';
 import { API_SECURITY_HEADERS } from './security.js';
 
@@ -128,8 +128,13 @@ export function defineRoute<
     }
   };
   const handler: HttpHandler = (request, context) =>
-    inRequestSpan(spec.method, spec.path, request, context, async () =>
-      withSecurityHeaders(await inner(request, context)),
+    inRequestSpan(
+      spec.method,
+      spec.path,
+      request,
+      context,
+      async () => withSecurityHeaders(await inner(request, context)),
+      problemCodeOf,
     );
   app.http(spec.name, {
     route: spec.path.slice(1),

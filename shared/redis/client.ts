@@ -7,7 +7,7 @@ import { createClient, createCluster, RedisCluster } from 'redis';
 
 import { getConfig, type RedisConfig } from '../config.js';
 import { ensureError, RedisUnavailableError } from '../errors.js';
-import { instruments } from '../telemetry/tracer.js';
+import { counter } from '../telemetry/tracer.js';
 import { Watchdog, type Watched } from './watchdog.js';
 
 /** A standalone node-redis client. */
@@ -46,6 +46,10 @@ export function reconnectDelay(retries: number, maxMs = 3000): number {
 // attempts are what make node-redis look at the topology again (at most every TOPOLOGY_REFRESH_MS while a
 // node is lost; its default waits 5 s), so they are kept frequent. Service then resumes within about a
 // second of the cluster being healthy again instead of after the whole backoff.
+const deadlineExceeded = counter('redis.client.deadline_exceeded', {
+  unit: '{connection}',
+  description: 'Connections the Redis deadline watchdog destroyed',
+});
 const CLUSTER_NODE_RECONNECT_MAX_MS = 500;
 const TOPOLOGY_REFRESH_MS = 250;
 
@@ -242,7 +246,7 @@ export class LazyClient {
           const watched: Watched | undefined = dog && {
             probe: () => pingAll(redis),
             onStall: (waited) => {
-              instruments().deadlineExceeded.add(1);
+              deadlineExceeded().add(1);
               this.#replace(redis, waited);
             },
           };

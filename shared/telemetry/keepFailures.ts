@@ -46,8 +46,11 @@ class RecentMap<V> {
   }
 }
 
-// Process-wide, as the telemetry flag: a test may load these sources while the runner loads the build.
-const ACTIVE = Symbol.for('azure-redis-cart.keep-failures');
+// The processor in use, which the Redis spans ask whether a trace is kept.
+let active: KeepFailuresProcessor | undefined;
+const activate = (processor: KeepFailuresProcessor | undefined) => {
+  active = processor;
+};
 
 export class KeepFailuresProcessor implements SpanProcessor {
   readonly #waiting = new RecentMap<ReadableSpan[]>(MAX_WAITING_TRACES);
@@ -59,7 +62,7 @@ export class KeepFailuresProcessor implements SpanProcessor {
     private readonly ratio: number,
     private readonly random: () => number = Math.random,
   ) {
-    (globalThis as Record<symbol, unknown>)[ACTIVE] = this;
+    activate(this);
   }
 
   /** Whether the trace was kept; undefined while its root has not ended (or was long forgotten). */
@@ -107,8 +110,7 @@ export class KeepFailuresProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     this.#waiting.clear();
     this.#decided.clear();
-    const registry = globalThis as Record<symbol, unknown>;
-    if (registry[ACTIVE] === this) registry[ACTIVE] = undefined;
+    if (active === this) activate(undefined);
     return this.inner.shutdown();
   }
 }
@@ -118,12 +120,5 @@ export class KeepFailuresProcessor implements SpanProcessor {
  * (also when this processor is not in use, as in tests with a plain processor).
  */
 export function traceKept(traceId: string): boolean {
-  const active = (globalThis as Record<symbol, unknown>)[ACTIVE] as KeepFailuresProcessor | undefined;
   return active?.kept(traceId) !== false;
-}
-
-/** The ratio of successful traces to keep, from OTEL_TRACES_SAMPLER_ARG (default 1: all). */
-export function successRatio(env: NodeJS.ProcessEnv): number {
-  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? '1');
-  return Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1;
 }

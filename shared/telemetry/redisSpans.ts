@@ -42,10 +42,8 @@ interface Command {
   error?: string;
 }
 
-// Per invocation span, the commands it ran. Process-wide, as the telemetry flag: the subscriber may come
-// from a second copy of this module (a test starts telemetry from the sources, the runner loads the build).
-const registry = globalThis as Record<symbol, WeakMap<Span, Command[]> | undefined>;
-const byInvocation = (registry[Symbol.for('azure-redis-cart.redis-commands')] ??= new WeakMap());
+// Per invocation span, the commands it ran.
+const byInvocation = new WeakMap<Span, Command[]>();
 let subscribed = false;
 
 const now = () => performance.timeOrigin + performance.now();

@@ -10,9 +10,10 @@ import type { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetry as RedisOpenTelemetry } from 'redis';
 
-import { KeepFailuresProcessor, successRatio } from './keepFailures.js';
+import { getTelemetryConfig, type TelemetryConfig } from '../config.js';
+import { KeepFailuresProcessor } from './keepFailures.js';
 import { subscribeRedisSpans } from './redisSpans.js';
-import { resetInstruments, setTelemetryOn, telemetryOn } from './tracer.js';
+import { setTelemetryOn, telemetryOn } from './tracer.js';
 
 /** Where telemetry goes; tests pass in-memory processors and readers. */
 export interface TelemetryTargets {
@@ -25,7 +26,10 @@ let sdk: NodeSDK | undefined;
 // node-redis's metrics can be initialised once per process.
 let redisMetricsOn = false;
 
-async function azureTargets(env: NodeJS.ProcessEnv, connectionString: string): Promise<TelemetryTargets> {
+async function azureTargets(
+  settings: TelemetryConfig,
+  appInsights: NonNullable<TelemetryConfig['appInsights']>,
+): Promise<TelemetryTargets> {
   const [{ ManagedIdentityCredential }, exporters, traces, metrics, logs] = await Promise.all([
     import('@azure/identity'),
     import('@azure/monitor-opentelemetry-exporter'),
@@ -34,10 +38,10 @@ async function azureTargets(env: NodeJS.ProcessEnv, connectionString: string): P
     import('@opentelemetry/sdk-logs'),
   ]);
   // Local authentication is off on the component: telemetry is accepted only with an Entra token.
-  const auth = env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ?? '';
+  const auth = appInsights.authentication;
   const clientId = /ClientId=([^;]+)/i.exec(auth)?.[1];
   const options = {
-    connectionString,
+    connectionString: appInsights.connectionString,
     ...(/Authorization=AAD/i.test(auth)
       ? { credential: new ManagedIdentityCredential(clientId ? { clientId } : {}) }
       : {}),
@@ -47,7 +51,7 @@ async function azureTargets(env: NodeJS.ProcessEnv, connectionString: string): P
     spanProcessors: [
       new KeepFailuresProcessor(
         new traces.BatchSpanProcessor(new exporters.AzureMonitorTraceExporter(options)),
-        successRatio(env),
+        settings.successRatio,
       ),
     ],
     metricReaders: [
@@ -66,34 +70,28 @@ async function azureTargets(env: NodeJS.ProcessEnv, connectionString: string): P
  * Starts telemetry once per process; resolves with whether it is on. Without targets and without Azure or
  * OTLP settings it stays off and loads nothing.
  */
-export async function startTelemetry(targets?: TelemetryTargets, env = process.env): Promise<boolean> {
-  // Once per process, even if this module is loaded twice (a test starts it before the runner loads the app).
+export async function startTelemetry(
+  targets?: TelemetryTargets,
+  settings: TelemetryConfig = getTelemetryConfig(),
+): Promise<boolean> {
   if (sdk || telemetryOn()) return true;
-  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
-  // OTEL_TRACES_EXPORTER=console prints spans to the console, with no collector at all.
-  const fromEnv = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_TRACES_EXPORTER);
-  if (!targets && !connectionString && !fromEnv) return false;
-  const chosen = targets ?? (connectionString ? await azureTargets(env, connectionString) : undefined);
+  const { appInsights } = settings;
+  if (!targets && !appInsights && !settings.otelExporters) return false;
+  const chosen = targets ?? (appInsights ? await azureTargets(settings, appInsights) : undefined);
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
   // Without chosen targets the SDK builds the exporters from the standard OTEL_* variables itself.
-  sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? 'azure-redis-cart',
-    ...(chosen ?? {}),
-    instrumentations: [],
-  });
+  sdk = new NodeSDK({ serviceName: settings.serviceName, ...(chosen ?? {}), instrumentations: [] });
   sdk.start();
   setTelemetryOn(true);
-  resetInstruments();
   // node-redis's own metrics (command duration, connections, errors) and a span per Redis command:
   // REDIS_TELEMETRY=spans, metrics, or on for both (docs/observability.md, for what each costs).
-  const redis = env.REDIS_TELEMETRY ?? 'off';
-  if ((redis === 'on' || redis === 'metrics') && !redisMetricsOn) {
+  if (settings.redisMetrics && !redisMetricsOn) {
     RedisOpenTelemetry.init({
       metrics: { enabled: true, enabledMetricGroups: ['command', 'connection-basic', 'resiliency'] },
     });
     redisMetricsOn = true;
   }
-  if (redis === 'on' || redis === 'spans') subscribeRedisSpans();
+  if (settings.redisSpans) subscribeRedisSpans();
   return true;
 }
 

@@ -11,10 +11,10 @@ import {
   trace,
 } from '@opentelemetry/api';
 
+import { getTelemetryConfig } from '../config.js';
 import { ensureError } from '../errors.js';
-import { problemCodeOf } from '../http/problem.js';
 import { writeRedisSpans } from './redisSpans.js';
-import { instruments, telemetryOn, tracer } from './tracer.js';
+import { counter, telemetryOn, tracer } from './tracer.js';
 
 /** W3C trace context as carried in a queue message. */
 export interface TraceCarrier {
@@ -24,9 +24,12 @@ export interface TraceCarrier {
 
 // On Azure the Functions host records each invocation itself (telemetryMode OpenTelemetry): the worker's
 // spans are then internal, so no request or message is counted twice. The local runner records none.
-// Read once: process.env is a slow lookup, and this is on every request.
-let hostRecords: boolean | undefined;
-const hostRecordsRequests = () => (hostRecords ??= Boolean(process.env.WEBSITE_INSTANCE_ID));
+const kindOf = (own: SpanKind) => (getTelemetryConfig().hostRecordsInvocations ? SpanKind.INTERNAL : own);
+
+const unavailable = counter('http.server.unavailable', {
+  unit: '{response}',
+  description: '503 answers, by error code (redis_unavailable, queue_unavailable)',
+});
 
 /** What a span needs of an invocation. */
 export type Invocation = Pick<InvocationContext, 'invocationId' | 'traceContext'>;
@@ -42,13 +45,17 @@ function parentOf(invocation: Invocation, fallback: () => TraceCarrier): Context
   return carrier.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
 }
 
-/** Runs an HTTP handler in its span: method and route template only, never the URL with its values. */
+/**
+ * Runs an HTTP handler in its span: method and route template only, never the URL with its values.
+ * `errorCode` names what a response reports (a problem's code), recorded for a 5xx.
+ */
 export async function inRequestSpan(
   method: string,
   route: string,
   request: HttpRequest,
   invocation: InvocationContext,
   run: () => Promise<HttpResponseInit>,
+  errorCode: (res: HttpResponseInit) => string | undefined,
 ): Promise<HttpResponseInit> {
   // Off: not even a no-op span on the request path.
   if (!telemetryOn()) return run();
@@ -64,7 +71,7 @@ export async function inRequestSpan(
   const span = tracer.startSpan(
     `${method} /api${route}`,
     {
-      kind: hostRecordsRequests() ? SpanKind.INTERNAL : SpanKind.SERVER,
+      kind: kindOf(SpanKind.SERVER),
       attributes: {
         'http.request.method': method,
         'http.route': `/api${route}`,
@@ -78,12 +85,12 @@ export async function inRequestSpan(
     const res = await context.with(trace.setSpan(parent, span), run);
     const status = res.status ?? 200;
     span.setAttribute('http.response.status_code', status);
-    const code = problemCodeOf(res);
+    const code = errorCode(res);
     if (status >= 500) {
       span.setAttribute('error.type', code ?? String(status));
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    if (status === 503) instruments().unavailable.add(1, { 'error.code': code ?? 'unknown' });
+    if (status === 503) unavailable().add(1, { 'error.code': code ?? 'unknown' });
     return res;
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR });
@@ -111,14 +118,16 @@ export function traceCarrier(): TraceCarrier {
 }
 
 /** Marks the message being handled as dead-lettered by the app itself (a malformed message). */
-export function markPoisoned(): void {
+export function markPoisoned(namespace: string): void {
   const span = trace.getActiveSpan();
-  span?.setAttribute('biglist.poisoned', true);
+  span?.setAttribute(`${namespace}.poisoned`, true);
   span?.addEvent('poisoned: the message is sent to the poison queue');
 }
 
 /** What a message delivery is, for its span. */
 export interface MessageDelivery {
+  /** The prefix of the app's own attributes (`<namespace>.retry`, `<namespace>.poisoned`). */
+  namespace: string;
   queue: string;
   messageId: string;
   dequeueCount: number;
@@ -143,14 +152,14 @@ export async function inMessageSpan<T>(
   const span = tracer.startSpan(
     `process ${delivery.queue}`,
     {
-      kind: hostRecordsRequests() ? SpanKind.INTERNAL : SpanKind.CONSUMER,
+      kind: kindOf(SpanKind.CONSUMER),
       attributes: {
         'messaging.system': 'azure_storage_queue',
         'messaging.operation.type': 'process',
         'messaging.destination.name': delivery.queue,
         'messaging.message.id': delivery.messageId,
         'messaging.azure.queue.dequeue_count': delivery.dequeueCount,
-        'biglist.retry': delivery.dequeueCount > 1,
+        [`${delivery.namespace}.retry`]: delivery.dequeueCount > 1,
         'faas.trigger': 'pubsub',
         'faas.invocation_id': invocation.invocationId,
       },
@@ -162,7 +171,7 @@ export async function inMessageSpan<T>(
   } catch (err) {
     const poisoned = delivery.dequeueCount >= delivery.maxDequeueCount;
     span.setAttribute('error.type', ensureError(err).name);
-    span.setAttribute('biglist.poisoned', poisoned);
+    span.setAttribute(`${delivery.namespace}.poisoned`, poisoned);
     if (poisoned) span.addEvent('poisoned: the host moves the message to the poison queue');
     span.setStatus({ code: SpanStatusCode.ERROR });
     throw err;

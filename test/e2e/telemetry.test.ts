@@ -1,6 +1,9 @@
 // Telemetry end to end through the local runner, with in-memory exporters in place of Application Insights:
 // request spans with Redis child spans and the right status, a load's POST and every segment invocation in
 // one trace, node-redis's command-duration metric, and no personal data or value in any attribute.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import {
@@ -12,13 +15,24 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@o
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import type { Runner } from '../../local-runner/index.js';
-import { KeepFailuresProcessor } from '../../shared/telemetry/keepFailures.js';
-import { startTelemetry, stopTelemetry } from '../../shared/telemetry/setup.js';
-import { inMessageSpan, markPoisoned } from '../../shared/telemetry/spans.js';
 import { startApp } from '../support/app.js';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
+
+// The app runs the build (the runner loads dist/), so the test starts and drives that copy of telemetry:
+// one module state, as in production, where one worker loads the app once.
+const built = (file: string) =>
+  pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', 'shared', 'telemetry', file)).href;
+const { KeepFailuresProcessor } = (await import(
+  built('keepFailures.js')
+)) as typeof import('../../shared/telemetry/keepFailures.js');
+const { startTelemetry, stopTelemetry } = (await import(
+  built('setup.js')
+)) as typeof import('../../shared/telemetry/setup.js');
+const { inMessageSpan, markPoisoned } = (await import(
+  built('spans.js')
+)) as typeof import('../../shared/telemetry/spans.js');
 
 const servers = inject('servers');
 const KEY = 'otel-key';
@@ -216,7 +230,13 @@ describe('telemetry', { timeout: 60_000 }, () => {
     const deliver = (dequeueCount: number, run: () => Promise<void>) =>
       inMessageSpan(
         carried,
-        { queue: 'biglist-segments', messageId: 'm1', dequeueCount, maxDequeueCount: 5 },
+        {
+          namespace: 'biglist',
+          queue: 'biglist-segments',
+          messageId: 'm1',
+          dequeueCount,
+          maxDequeueCount: 5,
+        },
         invocation,
         run,
       ).then(
@@ -237,7 +257,7 @@ describe('telemetry', { timeout: 60_000 }, () => {
     // Dead-lettered by the app itself (a malformed message).
     expect(
       await deliver(1, () => {
-        markPoisoned();
+        markPoisoned('biglist');
         return Promise.resolve();
       }),
     ).toBe('ok');

@@ -7,7 +7,8 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 
-import { KeepFailuresProcessor, successRatio } from '../../shared/telemetry/keepFailures.js';
+import { successRatio } from '../../shared/config.js';
+import { KeepFailuresProcessor } from '../../shared/telemetry/keepFailures.js';
 
 function setup(ratio: number, draws: number[]) {
   const exporter = new InMemorySpanExporter();
