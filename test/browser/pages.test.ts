@@ -92,10 +92,11 @@ async function signIn(page: Page, name: string, admin = false): Promise<void> {
 
 beforeAll(async () => {
   issuer = await startDevIssuer({ audience: 'api://cart-browser' });
-  process.env.AUTH_ISSUER = issuer.url;
-  process.env.AUTH_AUDIENCE = 'api://cart-browser';
   adminToken = await issuer.issue({ sub: 'browser-admin', roles: ['Cart.Admin'] });
-  runner = await startApp(servers, KEY);
+  runner = await startApp(servers, {
+    key: KEY,
+    env: { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: 'api://cart-browser' },
+  });
   // As root Chromium refuses its sandbox; CI runs as root.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -119,8 +120,6 @@ afterAll(async () => {
   await browser.close();
   await runner.stop();
   await issuer.stop();
-  delete process.env.AUTH_ISSUER;
-  delete process.env.AUTH_AUDIENCE;
 });
 
 describe('pages', { timeout: 120_000 }, () => {

@@ -1,15 +1,13 @@
 // End-to-end tests of the cart API over HTTP through the local runner, against real Redis.
 // Run once per Redis mode (standalone, cluster) from two test files, each in its own process.
-import { resolve } from 'node:path';
 
 import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { call as httpCall } from '../support/http.js';
 import { admin } from '../support/redis.js';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** Defines the API suite against Redis in the given mode. */
 export function apiSuite(mode: 'standalone' | 'cluster'): void {
@@ -74,10 +72,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
   }
 
   beforeAll(async () => {
-    for (const port of ports) await admin(port, (c) => c.flushAll());
-    process.env.REDIS_URL = `redis://127.0.0.1:${ports[0]}`;
-    process.env.REDIS_CLUSTER = mode === 'cluster' ? 'true' : 'false';
-    runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+    runner = await startApp(servers, { redis: mode === 'cluster' ? 'cluster' : undefined });
   });
 
   // Every test starts from an empty database and arranges what it needs.

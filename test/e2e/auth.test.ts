@@ -21,19 +21,20 @@ const userKeys = () => admin(servers.standalone.port, (c) => c.keys('user:*'));
 
 beforeAll(async () => {
   issuer = await startDevIssuer({ audience: AUDIENCE });
-  process.env.AUTH_ISSUER = issuer.url;
-  process.env.AUTH_AUDIENCE = AUDIENCE;
-  process.env.REDIS_DEADLINE_MS = '1500';
-  process.env.AUTH_JWKS_COOLDOWN_SECONDS = '1';
-  runner = await startApp(servers, 'auth-key');
+  runner = await startApp(servers, {
+    key: 'auth-key',
+    env: {
+      AUTH_ISSUER: issuer.url,
+      AUTH_AUDIENCE: AUDIENCE,
+      REDIS_DEADLINE_MS: '1500',
+      AUTH_JWKS_COOLDOWN_SECONDS: '1',
+    },
+  });
 });
 
 afterAll(async () => {
   await runner.stop();
   await issuer.stop();
-  delete process.env.AUTH_ISSUER;
-  delete process.env.AUTH_AUDIENCE;
-  delete process.env.AUTH_JWKS_COOLDOWN_SECONDS;
 });
 
 function expectUnauthorized(res: Res, what: string, invalid = true): void {

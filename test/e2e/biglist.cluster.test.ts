@@ -1,10 +1,9 @@
 // The loader on a Redis Cluster: segments spread over the shards and read back exactly.
-import { resolve } from 'node:path';
 
-import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
@@ -15,20 +14,7 @@ async function get(path: string): Promise<any> {
 }
 
 beforeAll(async () => {
-  for (const p of servers.cluster.ports) await admin(p, (c) => c.flushAll());
-  const queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  for (const q of ['biglist-segments', 'biglist-segments-poison']) {
-    await queues.getQueueClient(q).createIfNotExists();
-    await queues.getQueueClient(q).clearMessages();
-  }
-  process.env.REDIS_URL = `redis://127.0.0.1:${servers.cluster.ports[0]}`;
-  process.env.REDIS_CLUSTER = 'true';
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  runner = await startLocalRunner({
-    root: resolve(import.meta.dirname, '..', '..'),
-    port: 0,
-    logLevel: 'critical',
-  });
+  runner = await startApp(servers, { redis: 'cluster' });
 });
 
 afterAll(async () => {

@@ -1,16 +1,16 @@
 // Server B's export end to end: the whole list streamed through the local runner (HTTP streaming mode),
 // checked value by value in both orders, and memory held flat for a client that stops reading.
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
-import { emptyQueues, freePort, type RedisProcess, startRedis } from '../support/servers.js';
+import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
-const ROOT = resolve(import.meta.dirname, '..', '..');
 let runner: Runner;
 let redis: RedisProcess;
 const logs: string[] = [];
@@ -57,14 +57,9 @@ async function checkExport(order: 'desc' | 'asc', count: number): Promise<{ line
 beforeAll(async () => {
   const port = await freePort();
   redis = await startRedis(port, join(servers.workDir, `export-${port}`));
-  await emptyQueues(servers.azurite.connectionString, ['biglist-segments', 'biglist-segments-poison']);
-  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  runner = await startLocalRunner({
-    root: ROOT,
-    port: 0,
-    log: (level, line) => logs.push(`${level}: ${line}`),
+  runner = await startApp(servers, {
+    redis: { port },
+    runner: { log: (level, line) => logs.push(`${level}: ${line}`) },
   });
 });
 

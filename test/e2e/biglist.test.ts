@@ -1,17 +1,17 @@
 // The biglist loader and reader end to end: HTTP through the local runner, queue messages through
 // Azurite, data in a Redis of this file's own (so that it can be restarted mid-load).
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { call as httpCall } from '../support/http.js';
 import { admin } from '../support/redis.js';
 import { emptyQueues, freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const QUEUE = 'biglist-segments';
 let runner: Runner;
 let redis: RedisProcess;
@@ -86,10 +86,7 @@ beforeAll(async () => {
   // AOF, so that a restart mid-load keeps what was written, as a managed Redis does.
   redis = await startRedis(port, dir, ['--appendonly', 'yes', '--appendfsync', 'always']);
   queues = await emptyQueues(servers.azurite.connectionString, [QUEUE, `${QUEUE}-poison`]);
-  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  runner = await startApp(servers, { redis: { port } });
 });
 
 afterAll(async () => {

@@ -36,16 +36,15 @@ async function demoWith(
 // As `npm start` runs it: sign-in on, with the development issuer; the demo gets its tokens from it.
 beforeAll(async () => {
   issuer = await startDevIssuer({ audience: 'api://cart-demo' });
-  process.env.AUTH_ISSUER = issuer.url;
-  process.env.AUTH_AUDIENCE = 'api://cart-demo';
-  runner = await startApp(servers, 'demo-key');
+  runner = await startApp(servers, {
+    key: 'demo-key',
+    env: { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: 'api://cart-demo' },
+  });
 });
 
 afterAll(async () => {
   await runner.stop();
   await issuer.stop();
-  delete process.env.AUTH_ISSUER;
-  delete process.env.AUTH_AUDIENCE;
 });
 
 describe('npm run demo', { timeout: 180_000 }, () => {

@@ -2,18 +2,18 @@
 // retries keyed adds (the exactly-once ledger), and a primary killed outright (service back soon after the
 // cluster is healthy, and nothing but 503 meanwhile).
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { call, type Res, until } from '../support/http.js';
 import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const run = promisify(execFile);
 const servers = inject('servers');
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const nodes = new Map<number, RedisProcess>();
 let runner: Runner;
 
@@ -87,10 +87,11 @@ beforeAll(async () => {
       ? true
       : undefined;
   });
-  process.env.REDIS_URL = `redis://127.0.0.1:${ports[0] ?? 0}`;
-  process.env.REDIS_CLUSTER = 'true';
-  process.env.REDIS_DEADLINE_MS = '2000';
-  runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+  runner = await startApp(servers, {
+    redis: { port: ports[0] ?? 0, cluster: true },
+    clean: false,
+    env: { REDIS_DEADLINE_MS: '2000' },
+  });
   await api('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
 }, 90_000);
 

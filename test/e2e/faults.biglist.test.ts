@@ -2,15 +2,16 @@
 // retries, lost queue messages, a queue that cannot take messages, and cancellation. Queue retries and
 // the stall time are shortened so that each fault plays out in seconds rather than minutes.
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
 import { planLoad } from '../../shared/biglist/plan.js';
 import { claimLoad } from '../../shared/biglist/store.js';
 import type { Redis } from '../../shared/redis/client.js';
+import { startApp } from '../support/app.js';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';
 import { admin } from '../support/redis.js';
@@ -23,7 +24,6 @@ import {
 } from '../support/servers.js';
 
 const servers = inject('servers');
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const QUEUE = 'biglist-segments';
 const STALL_S = 3;
 let runner: Runner;
@@ -69,15 +69,11 @@ beforeAll(async () => {
   await restartRedis();
   storage = await startFaultProxy(servers.azurite.queuePort);
   queues = await emptyQueues(servers.azurite.connectionString, [QUEUE, `${QUEUE}-poison`]);
-  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.BIGLIST_STALL_SECONDS = String(STALL_S);
-  process.env.AzureWebJobsStorage = azuriteConnectionString(servers.azurite.blobPort, storage.port);
-  runner = await startLocalRunner({
-    root: ROOT,
-    port: 0,
-    logLevel: 'critical',
-    queues: { visibilityTimeoutMs: 100, maxPollingIntervalMs: 200 },
+  runner = await startApp(servers, {
+    redis: { port },
+    storage: azuriteConnectionString(servers.azurite.blobPort, storage.port),
+    env: { BIGLIST_STALL_SECONDS: String(STALL_S) },
+    runner: { queues: { visibilityTimeoutMs: 100, maxPollingIntervalMs: 200 } },
   });
 });
 

@@ -28,7 +28,7 @@ async function healthy(): Promise<void> {
 }
 
 beforeAll(async () => {
-  app = await startAppBehindProxy(servers.workDir, DEADLINE_MS);
+  app = await startAppBehindProxy(servers, DEADLINE_MS);
   ({ runner, proxy } = app);
   port = app.redis.port;
   await api('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });

@@ -39,9 +39,7 @@ async function arrange(sub: string): Promise<{ shopper: Record<string, string>; 
 
 beforeAll(async () => {
   issuer = await startDevIssuer({ audience: AUDIENCE });
-  process.env.AUTH_ISSUER = issuer.url;
-  process.env.AUTH_AUDIENCE = AUDIENCE;
-  app = await startAppBehindProxy(servers.workDir, DEADLINE_MS);
+  app = await startAppBehindProxy(servers, DEADLINE_MS, { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: AUDIENCE });
   ({ runner, proxy } = app);
   const adminToken = await issuer.issue({ sub: 'ops', roles: ['Cart.Admin'] });
   for (const id of ['sku1', 'sku2']) {
@@ -56,8 +54,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app.stop();
   await issuer.stop();
-  delete process.env.AUTH_ISSUER;
-  delete process.env.AUTH_AUDIENCE;
 });
 
 beforeEach(async () => {

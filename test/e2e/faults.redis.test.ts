@@ -53,7 +53,7 @@ async function expectHealthyAgain(): Promise<void> {
 }
 
 beforeAll(async () => {
-  app = await startAppBehindProxy(servers.workDir, DEADLINE_MS);
+  app = await startAppBehindProxy(servers, DEADLINE_MS);
   ({ runner, redis, proxy } = app);
   await api('POST', '/users', { id: '1', firstName: 'Parker', lastName: 'Perry' });
   await api('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });

@@ -1,16 +1,15 @@
 // Guest carts and their merge at sign-in, end to end through the local runner against real Redis and the
 // development issuer's real tokens. Run once per Redis mode: on a cluster the guest cart and the
 // shopper's cart live in different hash slots, and the merge must still apply once.
-import { resolve } from 'node:path';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
 import { type DevIssuer, startDevIssuer } from '../../scripts/devIssuer.js';
+import { startApp } from '../support/app.js';
 import { call, type Res } from '../support/http.js';
 import { admin } from '../support/redis.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const AUDIENCE = 'api://cart-guests';
 
 /** Defines the guest cart suite against Redis in the given mode. */
@@ -54,22 +53,16 @@ export function guestSuite(mode: 'standalone' | 'cluster'): void {
 
   beforeAll(async () => {
     issuer = await startDevIssuer({ audience: AUDIENCE });
-    for (const port of ports) await admin(port, (c) => c.flushAll());
-    process.env.REDIS_URL = `redis://127.0.0.1:${ports[0]}`;
-    process.env.REDIS_CLUSTER = mode === 'cluster' ? 'true' : 'false';
-    process.env.AUTH_ISSUER = issuer.url;
-    process.env.AUTH_AUDIENCE = AUDIENCE;
-    process.env.MAX_LINE_QUANTITY = '10';
-    runner = await startLocalRunner({ root: ROOT, port: 0, logLevel: 'critical' });
+    runner = await startApp(servers, {
+      redis: mode === 'cluster' ? 'cluster' : undefined,
+      env: { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: AUDIENCE, MAX_LINE_QUANTITY: '10' },
+    });
     adminToken = await issuer.issue({ sub: 'cart-admin', roles: ['Cart.Admin'] });
   });
 
   afterAll(async () => {
     await runner.stop();
     await issuer.stop();
-    delete process.env.AUTH_ISSUER;
-    delete process.env.AUTH_AUDIENCE;
-    delete process.env.MAX_LINE_QUANTITY;
   });
 
   beforeEach(async () => {

@@ -54,7 +54,7 @@ const children = (parent: ReadableSpan) =>
 
 beforeAll(async () => {
   proxy = await startFaultProxy(servers.standalone.port);
-  process.env.REDIS_DEADLINE_MS = '1000';
+  // Read when telemetry starts, before the app loads.
   process.env.REDIS_TELEMETRY = 'on';
   // Started before the app loads, as functions/lifecycle.ts does with the real exporters.
   await startTelemetry({
@@ -62,7 +62,11 @@ beforeAll(async () => {
     metricReaders: [reader],
     logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logRecords })],
   });
-  runner = await startApp(servers, KEY, proxy.port);
+  runner = await startApp(servers, {
+    key: KEY,
+    redis: { port: proxy.port },
+    env: { REDIS_DEADLINE_MS: '1000' },
+  });
   await api('PUT', '/skus/sku123', { name: 'Secret headphones', price: '12345.67' });
   await api('POST', '/users', {
     id: 'otel1',

@@ -1,10 +1,11 @@
 // The loader's exactly-once effect, driven directly (no queue), so deliveries can be made concurrent.
 import { QueueServiceClient } from '@azure/storage-queue';
-import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 
 import type * as Loader from '../../shared/biglist/loader.js';
 import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
 import type * as Service from '../../shared/biglist/service.js';
+import { freshModules } from '../support/fresh.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
@@ -18,12 +19,13 @@ const log = {
 };
 
 beforeAll(async () => {
-  vi.resetModules();
-  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  process.env.REDIS_CLUSTER = 'false';
-  process.env.BIGLIST_STALL_SECONDS = '2';
-  // startLoad sends each load's messages; these tests hand them to processMessage themselves.
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
+  freshModules({
+    REDIS_URL: `redis://127.0.0.1:${port}`,
+    REDIS_CLUSTER: 'false',
+    BIGLIST_STALL_SECONDS: '2',
+    // startLoad sends each load's messages; these tests hand them to processMessage themselves.
+    AzureWebJobsStorage: servers.azurite.connectionString,
+  });
   await QueueServiceClient.fromConnectionString(servers.azurite.connectionString)
     .getQueueClient(BIGLIST_QUEUE)
     .createIfNotExists();

@@ -1,11 +1,12 @@
 // How the loader writes segments: RESTORE of a serialized list where the server takes it, pipelined LPUSH
 // otherwise, chosen by BIGLIST_WRITE_MODE; against a real Redis, with an ACL user that lacks RESTORE.
 import { QueueServiceClient } from '@azure/storage-queue';
-import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 
 import type * as Loader from '../../shared/biglist/loader.js';
 import { BIGLIST_QUEUE } from '../../shared/biglist/schema.js';
 import type * as Service from '../../shared/biglist/service.js';
+import { freshModules } from '../support/fresh.js';
 import { admin } from '../support/redis.js';
 
 const servers = inject('servers');
@@ -15,11 +16,7 @@ const port = servers.standalone.port;
 async function loader(
   env: Record<string, string>,
 ): Promise<{ svc: typeof Service & typeof Loader; logs: string[] }> {
-  vi.resetModules();
-  for (const k of Object.keys(process.env)) {
-    if (k.startsWith('REDIS_') || k.startsWith('BIGLIST_')) Reflect.deleteProperty(process.env, k);
-  }
-  Object.assign(process.env, { REDIS_URL: `redis://127.0.0.1:${port}`, ...env });
+  freshModules({ REDIS_URL: `redis://127.0.0.1:${port}`, ...env });
   const { closeRedis } = await import('../../shared/redis/client.js');
   await closeRedis();
   const logs: string[] = [];

@@ -4,6 +4,7 @@ import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 
 import { testContext, testRequest } from '../support/context.js';
+import { freshModules } from '../support/fresh.js';
 import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
 const servers = inject('servers');
@@ -12,10 +13,7 @@ const servers = inject('servers');
 async function loadHealth(
   env: Record<string, string>,
 ): Promise<{ getHealth: HttpHandler; close: () => Promise<void> }> {
-  vi.resetModules();
-  for (const k of Object.keys(process.env))
-    if (k.startsWith('REDIS_')) Reflect.deleteProperty(process.env, k);
-  Object.assign(process.env, env);
+  freshModules(env);
   const { getHealth } = await import('../../functions/health.js');
   const { closeRedis } = await import('../../shared/redis/client.js');
   return { getHealth, close: closeRedis };

@@ -4,10 +4,11 @@ import { resolve } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import { postChunked, until } from '../support/http.js';
-import { azuriteConnectionString } from '../support/servers.js';
+import { azuriteConnectionString, emptyQueues } from '../support/servers.js';
 
 const servers = inject('servers');
 const root = resolve(import.meta.dirname, '..', 'fixtures', 'runnerApp');
@@ -38,14 +39,17 @@ async function queueCount(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  process.env.AzureWebJobsStorage = servers.azurite.connectionString;
-  process.env.LOCAL_RUNNER_FUNCTION_KEY = 'test-key';
-  queues = QueueServiceClient.fromConnectionString(servers.azurite.connectionString);
-  for (const q of ['runner-work', 'runner-work-poison', 'runner-fail', 'runner-fail-poison']) {
-    await queues.getQueueClient(q).createIfNotExists();
-    await queues.getQueueClient(q).clearMessages();
-  }
-  runner = await startLocalRunner({ root, port: 0, log: (level, line) => logs.push(`${level}: ${line}`) });
+  queues = await emptyQueues(servers.azurite.connectionString, [
+    'runner-work',
+    'runner-work-poison',
+    'runner-fail',
+    'runner-fail-poison',
+  ]);
+  runner = await startApp(servers, {
+    key: 'test-key',
+    clean: false,
+    runner: { root, log: (level, line) => logs.push(`${level}: ${line}`) },
+  });
 });
 
 afterAll(async () => {
@@ -258,13 +262,12 @@ describe('local runner: storage faults', () => {
     await runner.stop();
     const proxy = await startFaultProxy(servers.azurite.queuePort);
     await proxy.refuse();
-    const saved = process.env.AzureWebJobsStorage;
-    process.env.AzureWebJobsStorage = azuriteConnectionString(servers.azurite.blobPort, proxy.port);
     const lines: string[] = [];
-    const second = await startLocalRunner({
-      root,
-      port: 0,
-      log: (level, line) => lines.push(`${level}: ${line}`),
+    const second = await startApp(servers, {
+      key: 'test-key',
+      clean: false,
+      storage: azuriteConnectionString(servers.azurite.blobPort, proxy.port),
+      runner: { root, log: (level, line) => lines.push(`${level}: ${line}`) },
     });
     try {
       await until('a failed poll', () => Promise.resolve(lines.find((l) => l.includes('polling failed'))));
@@ -284,7 +287,6 @@ describe('local runner: storage faults', () => {
     } finally {
       await second.stop();
       await proxy.close();
-      process.env.AzureWebJobsStorage = saved;
     }
   });
 });

@@ -3,16 +3,20 @@
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { type Runner, startLocalRunner } from '../../local-runner/index.js';
+import type { Runner } from '../../local-runner/index.js';
+import { startApp } from '../support/app.js';
 import { postChunked } from '../support/http.js';
 
 const root = resolve(import.meta.dirname, '..', 'fixtures', 'streamApp');
 let runner: Runner;
 
 beforeAll(async () => {
-  runner = await startLocalRunner({ root, port: 0, logLevel: 'critical', maxBodyBytes: 8 * 1024 * 1024 });
+  runner = await startApp(inject('servers'), {
+    clean: false,
+    runner: { root, maxBodyBytes: 8 * 1024 * 1024 },
+  });
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 
 import { testContext, testRequest } from '../support/context.js';
+import { freshModules } from '../support/fresh.js';
 import { admin } from '../support/redis.js';
 import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
@@ -23,9 +24,7 @@ interface Handlers {
 
 /** The cart handlers with fresh module state, pointed at `port`. */
 async function handlersFor(port: number): Promise<Handlers> {
-  vi.resetModules();
-  process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  process.env.REDIS_CLUSTER = 'false';
+  freshModules({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_CLUSTER: 'false' });
   const carts = await import('../../functions/carts.js');
   const { getHealth } = await import('../../functions/health.js');
   const { closeRedis } = await import('../../shared/redis/client.js');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 
+import { freshModules } from '../support/fresh.js';
 import { admin } from '../support/redis.js';
 import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
 
@@ -20,10 +21,7 @@ async function load(
   port: number,
   cluster: boolean,
 ): Promise<{ carts: Service; reader: Reader; close: () => Promise<void> }> {
-  vi.resetModules();
-  for (const k of Object.keys(process.env))
-    if (k.startsWith('REDIS_') || k.startsWith('SKU_CACHE')) Reflect.deleteProperty(process.env, k);
-  Object.assign(process.env, {
+  freshModules({
     REDIS_URL: `redis://127.0.0.1:${port}`,
     REDIS_CLUSTER: String(cluster),
     SKU_CACHE_MAX_ENTRIES: '10000',

@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+
+import { freshModules } from '../support/fresh.js';
 
 /** keys.ts with fresh settings, read from `env`. */
 async function keysWith(env: Record<string, string>) {
-  vi.resetModules();
-  vi.stubEnv('REDIS_KEY_PREFIX', env.REDIS_KEY_PREFIX ?? '');
+  freshModules({ REDIS_KEY_PREFIX: env.REDIS_KEY_PREFIX ?? '' });
   return (await import('../../shared/redis/keys.js')).keys;
 }
-
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
 
 describe('keys', () => {
   it('spells the classic demo keys without a prefix', async () => {
