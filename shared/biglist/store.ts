@@ -15,6 +15,7 @@ import {
   BIGLIST_END,
   BIGLIST_READ_NEWEST,
   BIGLIST_START,
+  type ClaimReply,
   type DoneReply,
   type LoadStateReply,
 } from './scripts.js';
@@ -69,12 +70,7 @@ function publishedSegmentKey(load: CurrentLoad, index: number): string {
 }
 
 /** The outcome of claiming the loader (see ClaimReply); 'contended' when it kept changing under us. */
-export type Claim =
-  | { status: 'ok'; replaced: string }
-  | { status: 'busy'; active: string }
-  | { status: 'contended' }
-  | { status: 'replayed'; loadId: string }
-  | { status: 'reused' };
+export type Claim = Exclude<ClaimReply, { status: 'retry' }> | { status: 'contended' };
 
 /**
  * Claims the loader for a new load; 'busy' with the running load's id when one is in progress. A load

@@ -1,13 +1,13 @@
 // The biglist's Lua called directly against a real Redis: each reply is one of the typed outcomes its
 // caller switches on, and each step is safe to repeat.
-import { createClient } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 
 import { BIGLIST_COMMIT, BIGLIST_DONE, BIGLIST_END, BIGLIST_START } from '../../shared/biglist/scripts.js';
 import { runScript } from '../../shared/redis/scripts.js';
+import { scriptTestClient } from '../support/redis.js';
 
 const servers = inject('servers');
-const client = createClient({ socket: { host: '127.0.0.1', port: servers.standalone.port } });
+const client = scriptTestClient(servers.standalone.port);
 const K = {
   load: '{biglist}:load:L1',
   done: '{biglist}:done:L1',
@@ -34,16 +34,6 @@ const end = (state: 'failed' | 'cancelled', stallMs = '', now = 3000) =>
     [K.load, K.active, K.cleanup],
     ['L1', state, 'a reason', String(now), stallMs],
   );
-
-beforeAll(async () => {
-  await client.connect();
-});
-afterAll(() => {
-  client.destroy();
-});
-beforeEach(async () => {
-  await client.flushAll();
-});
 
 async function queued(): Promise<void> {
   await client.hSet(K.load, {

@@ -1,7 +1,6 @@
 // The cart's Lua called directly against a real Redis: the idempotency record written with the change,
 // the generation rules, and parity of every TypeScript twin of a Lua rule (lines hash, line quantity).
-import { createClient } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 
 import {
   CART_ADD,
@@ -13,9 +12,10 @@ import {
   linesHash,
 } from '../../shared/carts/scripts.js';
 import { runScript } from '../../shared/redis/scripts.js';
+import { scriptTestClient } from '../support/redis.js';
 
 const servers = inject('servers');
-const client = createClient({ socket: { host: '127.0.0.1', port: servers.standalone.port } });
+const client = scriptTestClient(servers.standalone.port);
 const K = { cart: 'cart:s', owner: '{cart:s}:owner', record: '{cart:s}:idem:k1' };
 const add = (qty: number, record?: { key: string; fingerprint: string }, max = '1000') =>
   runScript(
@@ -24,16 +24,6 @@ const add = (qty: number, record?: { key: string; fingerprint: string }, max = '
     [K.cart, K.owner, ...(record ? [record.key] : [])],
     ['sku', String(qty), max, '600', '1', ...(record ? [record.fingerprint] : [])],
   );
-
-beforeAll(async () => {
-  await client.connect();
-});
-afterAll(() => {
-  client.destroy();
-});
-beforeEach(async () => {
-  await client.flushAll();
-});
 
 describe('cart scripts', () => {
   it('records an Idempotency-Key with the change: a replay changes nothing, another request with the key is refused', async () => {

@@ -1,15 +1,15 @@
 // The guest cart's Lua and the merge's three steps called directly against a real Redis: a guest write
 // never revives an expired or frozen cart, a write keeps the cart and its record alive together, and each
 // merge step run twice changes nothing the first run did not.
-import { createClient } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 
 import { GUEST_FINISH, GUEST_FREEZE, GUEST_OPEN, MERGE_APPLY } from '../../shared/carts/guestScripts.js';
 import { GUEST_CART_ADD } from '../../shared/carts/scripts.js';
 import { runScript } from '../../shared/redis/scripts.js';
+import { scriptTestClient } from '../support/redis.js';
 
 const servers = inject('servers');
-const client = createClient({ socket: { host: '127.0.0.1', port: servers.standalone.port } });
+const client = scriptTestClient(servers.standalone.port);
 const G = { cart: 'guestcart:h', owner: '{guestcart:h}:owner' };
 const U = { cart: 'cart:u', owner: '{cart:u}:owner', record: '{cart:u}:merged:h' };
 const guestAdd = (sku: string, qty: number, ttl = '600') =>
@@ -21,16 +21,6 @@ const apply = (lines: Record<string, string>) =>
     [U.cart, U.owner, U.record],
     ['1', '10', '900', '1200', ...Object.entries(lines).flat()],
   );
-
-beforeAll(async () => {
-  await client.connect();
-});
-afterAll(() => {
-  client.destroy();
-});
-beforeEach(async () => {
-  await client.flushAll();
-});
 
 describe('guest cart scripts', () => {
   it('refuses a write to a guest cart that was never opened (or expired), and creates nothing', async () => {

@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 import { parseConfig, type RedisConfig } from '../../shared/config.js';
 
@@ -22,4 +23,19 @@ export async function admin<T>(port: number, fn: (c: AdminClient) => Promise<T>)
   } finally {
     c.destroy();
   }
+}
+
+/** A client on 127.0.0.1:port for a file that calls scripts directly: connected for the file, the database emptied before each test. */
+export function scriptTestClient(port: number): AdminClient {
+  const client = plainClient(port);
+  beforeAll(async () => {
+    await client.connect();
+  });
+  afterAll(() => {
+    client.destroy();
+  });
+  beforeEach(async () => {
+    await client.flushAll();
+  });
+  return client;
 }
