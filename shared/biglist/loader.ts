@@ -2,7 +2,8 @@
 // writes its segment exactly once (segmentStore.ts) and records it, and the last one publishes the load.
 import { ensureError } from '../errors.js';
 import { ID_PATTERN } from '../ids.js';
-import { getRedis, type Redis } from '../redis/client.js';
+import { getRedis } from '../redis/client.js';
+import type { Redis } from '../redis/connect.js';
 import { traceCarrier } from '../telemetry/spans.js';
 import { counter } from '../telemetry/tracer.js';
 import { belongsTo, planLoad, type SegmentMessage, segmentMessages } from './plan.js';

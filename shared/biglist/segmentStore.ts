@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 
 import { getConfig } from '../config.js';
 import { DeliveryRetryError, ensureError, isRedisUnavailable } from '../errors.js';
-import type { Redis } from '../redis/client.js';
+import type { Redis } from '../redis/connect.js';
 import { keys } from '../redis/keys.js';
 import { descendingListPayload, payloadBound } from '../redis/rdb/listPayload.js';
 import { runScript } from '../redis/scripts.js';

@@ -3,7 +3,7 @@
 import { RESP_TYPES } from 'redis';
 
 import type { Idempotency } from '../idempotency.js';
-import type { Redis } from '../redis/client.js';
+import type { Redis } from '../redis/connect.js';
 import { keys } from '../redis/keys.js';
 import { runScript } from '../redis/scripts.js';
 import { parseCurrent, type SegmentRange } from './plan.js';

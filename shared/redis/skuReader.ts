@@ -8,7 +8,8 @@ import { ErrorReply, ReconnectStrategyError } from 'redis';
 
 import { getConfig } from '../config.js';
 import { isRedisUnavailable } from '../errors.js';
-import { closeWithShared, connectRedis, getRedis, LazyClient, pingAll, type Redis } from './client.js';
+import { closeWithShared, getRedis, LazyClient } from './client.js';
+import { connectRedis, pingAll, type Redis } from './connect.js';
 
 /** A client to read SKUs with, and whether its reads may come from the cache. */
 export interface SkuReader {

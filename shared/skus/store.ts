@@ -3,7 +3,7 @@
 // followed by a check of the SKU, which puts back the id of a SKU that exists. Whatever writes, deletes and
 // listings race (on any number of app instances), an existing SKU ends up indexed; an index entry whose
 // SKU is gone can stay for a while, and the listing that meets it removes it.
-import type { Redis } from '../redis/client.js';
+import type { Redis } from '../redis/connect.js';
 import { keys } from '../redis/keys.js';
 
 /** A SKU as stored: `price` is the decimal string kept in the Hash. */

@@ -5,7 +5,7 @@
 // The users service (create, delete) and the carts service (every write) both go through here.
 import { closeCart, openCart, reserveGeneration } from '../carts/store.js';
 import { errors } from '../errors.js';
-import type { Redis } from '../redis/client.js';
+import type { Redis } from '../redis/connect.js';
 import { adoptGeneration, readGeneration } from './store.js';
 
 /** Issues the generation a new user of this id is created as (above every one the id had). */

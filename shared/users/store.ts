@@ -1,5 +1,5 @@
 import type { Idempotency } from '../idempotency.js';
-import type { Redis } from '../redis/client.js';
+import type { Redis } from '../redis/connect.js';
 import { keys } from '../redis/keys.js';
 import { runScript } from '../redis/scripts.js';
 import type { UpdateUserInput, User } from './schema.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Runner } from '../../local-runner/index.js';
 import { planLoad } from '../../shared/biglist/plan.js';
 import { claimLoad } from '../../shared/biglist/store.js';
-import type { Redis } from '../../shared/redis/client.js';
+import type { Redis } from '../../shared/redis/connect.js';
 import { startApp } from '../support/app.js';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.js';
 import { call, until } from '../support/http.js';

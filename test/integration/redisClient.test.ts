@@ -5,7 +5,7 @@ import { RedisCluster } from 'redis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 
 import { RedisUnavailableError } from '../../shared/errors.js';
-import { connectRedis, type Redis } from '../../shared/redis/client.js';
+import { connectRedis, type Redis } from '../../shared/redis/connect.js';
 import { admin, redisConfig } from '../support/redis.js';
 
 const servers = inject('servers');

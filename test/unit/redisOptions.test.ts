@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { parseConfig } from '../../shared/config.js';
-import { mapNodeAddress, reconnectDelay } from '../../shared/redis/client.js';
+import { mapNodeAddress, reconnectDelay } from '../../shared/redis/connect.js';
 
 describe('mapNodeAddress', () => {
   it('maps IP addresses advertised by shards back to the configured TLS host name', () => {
