@@ -8,8 +8,9 @@ export async function startNode(
   script: string,
   port: number,
   env: Record<string, string> = {},
+  nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'dist', script)], {
+  const child = spawn(process.execPath, [...nodeArgs, resolve(ROOT, 'dist', script)], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

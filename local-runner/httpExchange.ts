@@ -49,8 +49,3 @@ export function plainEnd(res: ServerResponse, status: number, headers: Record<st
   res.writeHead(status, { 'Content-Length': '0', ...headers });
   res.end();
 }
-
-/** What a failure says in the log: its stack when it has one. */
-export function failureText(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
-}

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 
 import { invoke, type TypedData } from './core.js';
-import { type Exchange, failureText, type HttpOptions, plainEnd, triggerName } from './httpExchange.js';
+import { failureText } from './errors.js';
+import { type Exchange, type HttpOptions, plainEnd, triggerName } from './httpExchange.js';
 
 // Hop-by-hop headers, never forwarded between the client, the runner and the app's proxy server.
 const HOP_BY_HOP = new Set([

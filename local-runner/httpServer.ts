@@ -4,14 +4,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { type HttpCookie, type HttpData, invoke, type RegisteredFunction, type TypedData } from './core.js';
-import {
-  type Exchange,
-  failureText,
-  type HttpOptions,
-  httpTriggerOf,
-  plainEnd,
-  triggerName,
-} from './httpExchange.js';
+import { failureText } from './errors.js';
+import { type Exchange, type HttpOptions, httpTriggerOf, plainEnd, triggerName } from './httpExchange.js';
 import { invokeStreaming } from './httpProxy.js';
 import { compareRoutes, type CompiledRoute, compileRoute, matchRoute } from './routes.js';
 

@@ -1,6 +1,7 @@
 import { type DequeuedMessageItem, type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 
 import { type BindingInfo, invoke, type LogSink, type RegisteredFunction, type TypedData } from './core.js';
+import { messageOf } from './errors.js';
 import type { HostSettings } from './hostConfig.js';
 
 /** Options for running queue triggers and queue output bindings. */
@@ -102,10 +103,7 @@ export class QueueBindings {
         poison = this.client(bindingText(binding, 'connection'), `${queueName}-poison`);
       } catch (err) {
         // A missing setting cannot fix itself: this trigger is off, and the log says why.
-        this.options.log(
-          'error',
-          `${fn.metadata.name}: queue trigger disabled: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.options.log('error', `${fn.metadata.name}: queue trigger disabled: ${messageOf(err)}`);
         continue;
       }
       this.#listeners.push(this.#listen(fn, bindingName, client, poison));
@@ -226,7 +224,7 @@ export class QueueBindings {
       await client.deleteMessage(item.messageId, item.popReceipt);
       this.options.log('information', `${what} succeeded (${took()})`);
     } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err);
+      const detail = messageOf(err);
       this.options.log('information', `${what} failed (${took()})`);
       if (item.dequeueCount >= maxDequeueCount) {
         this.options.log(

@@ -1,6 +1,7 @@
 // `npm run serve`: runs the compiled app in the local runner on $PORT (default 7071).
 import { resolve } from 'node:path';
 
+import { messageOf } from './errors.js';
 import { startLocalRunner } from './index.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -14,6 +15,6 @@ try {
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
 } catch (err) {
-  console.error(`serve: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`serve: ${messageOf(err)}`);
   process.exit(1);
 }

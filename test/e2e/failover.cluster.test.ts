@@ -90,6 +90,8 @@ beforeAll(async () => {
   runner = await startApp(servers, {
     redis: { port: ports[0] ?? 0, cluster: true },
     clean: false,
+    // No queues: this app only serves carts (and polls nothing other tests left behind).
+    storage: '',
     env: { REDIS_DEADLINE_MS: '2000' },
   });
   await api('PUT', '/skus/sku123', { name: 'AirPods', price: '199.99' });
