@@ -44,12 +44,23 @@ const LAYERS: Array<[string, (url: string, name: string) => boolean]> = [
   ['V8 / native (no script)', () => true],
 ];
 
-/** Self time (µs) per layer, from a V8 CPU profile. */
+/**
+ * Self time (µs) per layer, from a V8 CPU profile. A native function (a socket write, JSON.parse, a
+ * builtin: no script URL) is charged to the nearest caller that has one: the layer that asked for it.
+ */
 function layers(profile: Profile): Map<string, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const charged = (id: number): ProfileNode | undefined => {
+    let node = byId.get(id);
+    if (node && /^\(.*\)$/.test(node.callFrame.functionName)) return node;
+    while (node && !node.callFrame.url) node = byId.get(parent.get(node.id) ?? -1);
+    return node ?? byId.get(id);
+  };
   const out = new Map<string, number>();
   profile.samples.forEach((id, i) => {
-    const node = byId.get(id);
+    const node = charged(id);
     if (!node) return;
     const { url, functionName } = node.callFrame;
     const layer = LAYERS.find(([, test]) => test(url, functionName))?.[0] ?? 'other';

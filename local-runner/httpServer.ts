@@ -7,7 +7,7 @@ import { type HttpCookie, type HttpData, invoke, type RegisteredFunction, type T
 import { failureText } from './errors.js';
 import { type Exchange, type HttpOptions, httpTriggerOf, plainEnd, triggerName } from './httpExchange.js';
 import { invokeStreaming } from './httpProxy.js';
-import { compareRoutes, type CompiledRoute, compileRoute, matchRoute } from './routes.js';
+import { compareRoutes, type CompiledRoute, compileRoute, matchSegments, pathSegments } from './routes.js';
 
 interface HttpRoute {
   fn: RegisteredFunction;
@@ -143,15 +143,18 @@ function route(routes: HttpRoute[], prefix: string, url: URL, method: string): R
     if (lower !== prefix && !lower.startsWith(`${prefix}/`)) return { status: 404 };
     path = path.slice(prefix.length);
   }
-  const matches = routes.flatMap((r) => {
-    const params = matchRoute(r.route, path);
-    return params ? [{ route: r, params }] : [];
-  });
-  if (matches.length === 0) return { status: 404 };
-  const hit = matches.find((m) => m.route.methods.size === 0 || m.route.methods.has(method));
-  if (hit) return hit;
-  const allow = [...new Set(matches.flatMap((m) => [...m.route.methods]))].join(', ');
-  return { status: 405, headers: { Allow: allow } };
+  const parts = pathSegments(path);
+  if (!parts) return { status: 404 };
+  // The most specific template that takes the method wins; the others only name the methods for a 405.
+  let allowed: string[] | undefined;
+  for (const r of routes) {
+    const params = matchSegments(r.route, parts);
+    if (!params) continue;
+    if (r.methods.size === 0 || r.methods.has(method)) return { route: r, params };
+    (allowed ??= []).push(...r.methods);
+  }
+  if (!allowed) return { status: 404 };
+  return { status: 405, headers: { Allow: [...new Set(allowed)].join(', ') } };
 }
 
 /** The request's headers as one string each (repeated ones joined, as the host does). */

@@ -86,27 +86,35 @@ export function compareRoutes(a: CompiledRoute, b: CompiledRoute): number {
   return 0;
 }
 
+/** A path's segments, decoded; undefined when one is not valid percent-encoding (no route matches it). */
+export function pathSegments(path: string): string[] | undefined {
+  try {
+    return path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Matches a path (below the route prefix) and returns its parameters, or undefined. */
 export function matchRoute(route: CompiledRoute, path: string): Record<string, string> | undefined {
-  const parts = path.split('/').filter(Boolean);
+  const parts = pathSegments(path);
+  return parts && matchSegments(route, parts);
+}
+
+/** Matches decoded path segments (split once per request, whatever the number of routes). */
+export function matchSegments(route: CompiledRoute, parts: string[]): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   let i = 0;
   for (const seg of route.segments) {
     if (seg.catchAll) {
-      const rest = parts.slice(i).map(decodeURIComponent).join('/');
+      const rest = parts.slice(i).join('/');
       if (rest) params[seg.param ?? ''] = rest;
       i = parts.length;
       break;
     }
-    const raw = parts[i];
-    if (raw === undefined) {
+    const value = parts[i];
+    if (value === undefined) {
       if (seg.optional) continue;
-      return undefined;
-    }
-    let value: string;
-    try {
-      value = decodeURIComponent(raw);
-    } catch {
       return undefined;
     }
     if (seg.literal !== undefined) {
