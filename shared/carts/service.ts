@@ -8,7 +8,7 @@ import { formatCents, parsePrice } from '../money.js';
 import { getRedis } from '../redis/client.js';
 import type { Redis } from '../redis/connect.js';
 import { type SkuReader, skuReader } from '../redis/skuReader.js';
-import { findSkus, type StoredSku } from '../skus/store.js';
+import { findSkus, findSkusMemoized, type StoredSku } from '../skus/store.js';
 import { currentGeneration } from '../users/generations.js';
 import type { Cart, CartLine, IfMatch } from './schema.js';
 import {
@@ -56,8 +56,9 @@ async function price(
   reader: Promise<SkuReader> = skuReader(),
 ): Promise<VersionedCart> {
   const skuIds = Object.keys(lines).sort();
-  const { redis } = await reader;
-  return priced(ownerId(holder), lines, skuIds, await findSkus(redis, skuIds));
+  const { redis, memo } = await reader;
+  const skus = memo ? await findSkusMemoized(redis, memo, skuIds) : await findSkus(redis, skuIds);
+  return priced(ownerId(holder), lines, skuIds, skus);
 }
 
 function priced(

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential } from '@azure/identity';
 import { EntraIdCredentialsProviderFactory, REDIS_SCOPE_DEFAULT } from '@redis/entraid';
-import { createClient, createCluster, RedisCluster } from 'redis';
+import { type BasicClientSideCache, createClient, createCluster, RedisCluster } from 'redis';
 
 import type { RedisConfig } from '../config.js';
 import { ensureError, RedisUnavailableError } from '../errors.js';
@@ -28,7 +28,7 @@ export interface RedisDeps {
   credential?: TokenCredential;
   logger?: RedisLogger;
   /** Client-side caching (RESP3 tracking, RESP3 being node-redis 6's default): cacheable reads are cached. */
-  clientSideCache?: { ttl: number; maxEntries: number; evictPolicy: 'LRU'; recordStats: boolean };
+  clientSideCache?: BasicClientSideCache;
 }
 
 /** Where the client's own warnings go unless a logger is given. */

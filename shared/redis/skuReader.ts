@@ -10,22 +10,39 @@ import { getConfig } from '../config.js';
 import { isRedisUnavailable } from '../errors.js';
 import { closeWithShared, getRedis, LazyClient } from './client.js';
 import { connectRedis, pingAll, type Redis } from './connect.js';
+import { KeyMemo, MemoizedCache, MemoizedPooledCache } from './keyMemo.js';
 
-/** A client to read SKUs with, and whether its reads may come from the cache. */
+/** A SKU's name and price as HMGET answers them (nulls for a SKU that does not exist). */
+export type SkuFields = Array<string | null>;
+
+/** A client to read SKUs with, and whether its reads may come from the cache (and its memo, if so). */
 export interface SkuReader {
   redis: Redis;
   cached: boolean;
+  /** The SKUs already read through the cache's connection, by key, until Redis invalidates them. */
+  memo?: KeyMemo<SkuFields>;
 }
 
 let cachedClient: LazyClient | undefined;
+let memo: KeyMemo<SkuFields> | undefined;
 // Why Redis refused tracking, once it did: from then on this worker reads without a cache.
 let refusal: string | undefined;
 
 function theCachedClient(): LazyClient {
   if (!cachedClient) {
     const { maxEntries, ttlMs } = getConfig().skuCache;
-    const clientSideCache = { ttl: ttlMs, maxEntries, evictPolicy: 'LRU' as const, recordStats: true };
-    cachedClient = new LazyClient(() => connectRedis(getConfig().redis, { clientSideCache }));
+    const kept = (memo = new KeyMemo<SkuFields>(maxEntries, ttlMs));
+    const config = { ttl: ttlMs, maxEntries, evictPolicy: 'LRU' as const, recordStats: true };
+    cachedClient = new LazyClient(() => {
+      // Nothing kept from an earlier connection survives it.
+      kept.drop(null);
+      return connectRedis(getConfig().redis, {
+        // A new provider per connection, each telling the memo what it forgets.
+        clientSideCache: getConfig().redis.cluster
+          ? new MemoizedPooledCache(config, kept)
+          : new MemoizedCache(config, kept),
+      });
+    });
     closeWithShared(cachedClient);
   }
   return cachedClient;
@@ -56,7 +73,7 @@ export async function skuReader(): Promise<SkuReader> {
   try {
     const redis = await theCachedClient().get();
     await pingAll(redis);
-    return { redis, cached: true };
+    return memo ? { redis, cached: true, memo } : { redis, cached: true };
   } catch (err) {
     const reply = refusedBy(err);
     if (reply !== undefined) {
@@ -75,15 +92,17 @@ export async function skuReader(): Promise<SkuReader> {
 export async function skuCacheStats(): Promise<
   { hitRate: number; hits: number; misses: number; entries: number; evictions: number } | undefined
 > {
-  if (!cachedClient || refusal !== undefined) return undefined;
+  if (!cachedClient || !memo || refusal !== undefined) return undefined;
   const cache = (await cachedClient.get()).clientSideCache;
   if (!cache) return undefined;
+  // A read the memo does not answer goes to node-redis's cache, and to Redis when that misses too.
   const s = cache.stats();
+  const hits = memo.hits + s.hitCount;
   return {
-    hitRate: s.hitRate(),
-    hits: s.hitCount,
+    hitRate: hits / Math.max(1, hits + s.missCount),
+    hits,
     misses: s.missCount,
-    entries: cache.size(),
+    entries: memo.size,
     evictions: s.evictionCount,
   };
 }

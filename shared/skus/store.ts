@@ -4,7 +4,9 @@
 // listings race (on any number of app instances), an existing SKU ends up indexed; an index entry whose
 // SKU is gone can stay for a while, and the listing that meets it removes it.
 import type { Redis } from '../redis/connect.js';
+import type { KeyMemo } from '../redis/keyMemo.js';
 import { keys } from '../redis/keys.js';
+import type { SkuFields } from '../redis/skuReader.js';
 
 /** A SKU as stored: `price` is the decimal string kept in the Hash. */
 export interface StoredSku {
@@ -20,10 +22,38 @@ export async function saveSku(redis: Redis, id: string, sku: StoredSku): Promise
   return added > 0;
 }
 
+const stored = ([name, price]: Array<string | null>): StoredSku | undefined =>
+  name != null && price != null ? { name, price } : undefined;
+
 /** Reads several SKUs in one pipelined round trip; missing ones are undefined. */
 export async function findSkus(redis: Redis, ids: string[]): Promise<Array<StoredSku | undefined>> {
   const replies = await Promise.all(ids.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
-  return replies.map(([name, price]) => (name != null && price != null ? { name, price } : undefined));
+  return replies.map(stored);
+}
+
+/**
+ * findSkus through the SKU reader's memo: what it keeps is answered from it, the rest read in one
+ * pipelined round trip on the reader's (tracking) connection and kept (see KeyMemo).
+ */
+export async function findSkusMemoized(
+  redis: Redis,
+  memo: KeyMemo<SkuFields>,
+  ids: string[],
+): Promise<Array<StoredSku | undefined>> {
+  const readAt = memo.version();
+  const replies = ids.map((id) => memo.get(keys.sku(id)));
+  const missing = ids.filter((_, i) => replies[i] === undefined);
+  if (missing.length > 0) {
+    const read = await Promise.all(missing.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
+    let j = 0;
+    for (let i = 0; i < ids.length; i++) {
+      if (replies[i] !== undefined) continue;
+      const fields = read[j++] ?? [null, null];
+      replies[i] = fields;
+      memo.set(keys.sku(ids[i] ?? ''), fields, readAt);
+    }
+  }
+  return replies.map((r) => stored(r ?? [null, null]));
 }
 
 /** Deletes `sku:{id}`, then its index entry (see unindex); false when it did not exist. */
