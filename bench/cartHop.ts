@@ -66,12 +66,12 @@ const env = {
 const variants: Array<{ name: string; script: string; extra: Record<string, string> }> = [
   { name: 'plain node:http + node-redis (the obvious way)', script: 'bench/plainCartServer.js', extra: {} },
   {
-    name: 'app through the local runner, SKU cache on',
+    name: 'app through the local runner, SKU cache on (default)',
     script: 'local-runner/serve.js',
     extra: { SKU_CACHE_MAX_ENTRIES: '10000' },
   },
   {
-    name: 'app through the local runner, SKU cache off (default)',
+    name: 'app through the local runner, SKU cache off',
     script: 'local-runner/serve.js',
     extra: { SKU_CACHE_MAX_ENTRIES: '0' },
   },

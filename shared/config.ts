@@ -58,7 +58,7 @@ const EnvSchema = z.object({
     .optional(),
   CART_TTL_DAYS: positiveInt(3650).default(30),
   GUEST_CART_TTL_DAYS: positiveInt(3650).default(7),
-  SKU_CACHE_MAX_ENTRIES: wholeNumber(0, 10_000_000).default(0),
+  SKU_CACHE_MAX_ENTRIES: wholeNumber(0, 10_000_000).default(10_000),
   SKU_CACHE_TTL_SECONDS: positiveInt(86_400).default(300),
   MAX_LINE_QUANTITY: positiveInt(1_000_000).default(999),
   MAX_BODY_BYTES: positiveInt(1_048_576).default(16_384),
