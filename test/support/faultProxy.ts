@@ -16,6 +16,10 @@ export interface FaultProxy {
   readonly mode: FaultMode;
   /** Sockets currently open through the proxy. */
   readonly connections: number;
+  /** A mark of the connections accepted so far, for `openBefore`. */
+  mark(): number;
+  /** Connections accepted before `mark` that are still open. */
+  openBefore(mark: number): number;
   /** Forwards traffic normally (and delivers what a stall held back). */
   pass(): void;
   /** Keeps every socket open but moves no byte either way, as a paused server does; new connections are accepted and held too. */
@@ -44,6 +48,10 @@ export interface FaultProxy {
 interface Pair {
   client: Socket;
   upstream: Socket;
+  /** The order it was accepted in. */
+  seq: number;
+  /** What a stall held back, per direction, delivered in order when it ends. */
+  held: Array<{ to: Socket; chunks: Buffer[] }>;
 }
 
 interface Trap {
@@ -62,6 +70,7 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
   let mode: FaultMode = 'pass';
   let delayMs = 0;
   const pairs = new Set<Pair>();
+  let accepted = 0;
   let server: Server | undefined;
   let trap: Trap | undefined;
 
@@ -106,8 +115,14 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
   const forward = (pair: Pair, from: Socket, to: Socket) => {
     // When the last delayed chunk of this direction is due: later chunks never overtake it.
     let due = 0;
+    const held = { to, chunks: [] as Buffer[] };
+    pair.held.push(held);
     from.on('data', (chunk: Buffer) => {
       if (mode === 'drop') return;
+      if (mode === 'stall') {
+        held.chunks.push(chunk);
+        return;
+      }
       if (trapped(pair, from === pair.client, chunk)) return;
       const now = Date.now();
       const at = Math.max(mode === 'delay' ? now + delayMs : 0, due);
@@ -122,17 +137,18 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
     });
   };
 
+  // A stall moves no byte either way, as a SIGSTOPped server does; the proxy still reads (and holds) what
+  // arrives, so that it sees a side close its socket (a paused socket never reports the peer's FIN).
   const apply = (p: Pair) => {
-    // A stall stops reading: bytes wait in kernel buffers, exactly as they do for a SIGSTOPped server.
-    for (const s of [p.client, p.upstream]) {
-      if (mode === 'stall') s.pause();
-      else s.resume();
+    if (mode === 'stall') return;
+    for (const h of p.held) {
+      for (const chunk of h.chunks.splice(0)) if (!h.to.destroyed) h.to.write(chunk);
     }
   };
 
   const onConnection = (client: Socket) => {
     const upstream = new Socket();
-    const pair: Pair = { client, upstream };
+    const pair: Pair = { client, upstream, seq: accepted++, held: [] };
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
@@ -186,6 +202,8 @@ export async function startFaultProxy(targetPort: number, port?: number): Promis
     get connections() {
       return pairs.size;
     },
+    mark: () => accepted,
+    openBefore: (mark: number) => [...pairs].filter((p) => p.seq < mark).length,
     pass: () => setMode('pass'),
     stall: () => setMode('stall'),
     drop: () => setMode('drop'),
