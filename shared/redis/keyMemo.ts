@@ -94,8 +94,7 @@ export class MemoizedCache<T> extends BasicClientSideCache {
 
   override clear(resetStats?: boolean): void {
     super.clear(resetStats);
-    // Also called by the base constructor, before `memo` is set.
-    (this.memo as KeyMemo<T> | undefined)?.drop(null);
+    this.memo.drop(null);
   }
 }
 
@@ -115,7 +114,7 @@ export class MemoizedPooledCache<T> extends BasicPooledClientSideCache {
 
   override clear(resetStats?: boolean): void {
     super.clear(resetStats);
-    (this.memo as KeyMemo<T> | undefined)?.drop(null);
+    this.memo.drop(null);
   }
 
   override disable(): void {
