@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import autocannon from 'autocannon';
-import { createClient } from 'redis';
 
 import { freePort, startRedis } from '../scripts/localServices.js';
-import { median, printTable, startNode, stop } from './support.js';
+import { median, printTable, seedBenchCart, startNode, stop } from './support.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -47,16 +46,7 @@ async function load(url: string, pid: number): Promise<Sample> {
 
 const redisPort = await freePort();
 const redis = await startRedis(redisPort, mkdtempSync(join(tmpdir(), 'bench-hop-')));
-const seed = await createClient({ socket: { host: '127.0.0.1', port: redisPort } }).connect();
-const skuIds = Array.from({ length: 20 }, (_, i) => `bench-sku-${String(i).padStart(2, '0')}`);
-for (const [i, id] of skuIds.entries())
-  await seed.hSet(`sku:${id}`, { name: `Item ${i}`, price: `${i + 1}.99` });
-// As POST /users leaves a user: generation 1, which owns the cart.
-await seed.hSet('user:bench', { first_name: 'Bench', last_name: 'Mark' });
-await seed.set('{user:bench}:generation', '1');
-await seed.hSet('{cart:bench}:owner', { next: '1', live: '1' });
-await seed.hSet('cart:bench', Object.fromEntries(skuIds.map((id) => [id, '2'])));
-seed.destroy();
+await seedBenchCart(redisPort);
 
 const env = {
   REDIS_URL: `redis://127.0.0.1:${redisPort}`,
