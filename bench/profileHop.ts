@@ -28,7 +28,8 @@ interface Profile {
 // First match wins: the layer a function's own time is charged to, by its script URL (or its name).
 const LAYERS: Array<[string, (url: string, name: string) => boolean]> = [
   ['garbage collection', (_u, n) => n === '(garbage collector)'],
-  ['idle (waiting for I/O)', (_u, n) => n === '(idle)' || n === '(program)'],
+  ['idle (waiting for I/O)', (_u, n) => n === '(idle)'],
+  ['V8, not attributed to a script ((program))', (_u, n) => n === '(program)'],
   ['local runner: the hop (local-runner/)', (u) => u.includes('/dist/local-runner/')],
   ['app: HTTP layer (shared/http, functions/)', (u) => /\/dist\/(shared\/http|functions)\//.test(u)],
   ['app: telemetry hooks', (u) => u.includes('/dist/shared/telemetry/')],

@@ -15,37 +15,37 @@ import { KeyMemo, MemoizedCache, MemoizedPooledCache } from './keyMemo.js';
 /** A SKU's name and price as HMGET answers them (nulls for a SKU that does not exist). */
 export type SkuFields = Array<string | null>;
 
-/** A client to read SKUs with, and whether its reads may come from the cache (and its memo, if so). */
+/** A client to read SKUs with and, when it is the cache's, the memo its reads may come from. */
 export interface SkuReader {
   redis: Redis;
-  cached: boolean;
   /** The SKUs already read through the cache's connection, by key, until Redis invalidates them. */
   memo?: KeyMemo<SkuFields>;
 }
 
-let cachedClient: LazyClient | undefined;
-let memo: KeyMemo<SkuFields> | undefined;
+// The cache's client and the memo its providers keep up to date, made together on first use.
+let cache: { client: LazyClient; memo: KeyMemo<SkuFields> } | undefined;
 // Why Redis refused tracking, once it did: from then on this worker reads without a cache.
 let refusal: string | undefined;
 
-function theCachedClient(): LazyClient {
-  if (!cachedClient) {
+function theCache(): { client: LazyClient; memo: KeyMemo<SkuFields> } {
+  if (!cache) {
     const { maxEntries, ttlMs } = getConfig().skuCache;
-    const kept = (memo = new KeyMemo<SkuFields>(maxEntries, ttlMs));
+    const memo = new KeyMemo<SkuFields>(maxEntries, ttlMs);
     const config = { ttl: ttlMs, maxEntries, evictPolicy: 'LRU' as const, recordStats: true };
-    cachedClient = new LazyClient(() => {
+    const client = new LazyClient(() => {
       // Nothing kept from an earlier connection survives it.
-      kept.drop(null);
+      memo.drop(null);
       return connectRedis(getConfig().redis, {
         // A new provider per connection, each telling the memo what it forgets.
         clientSideCache: getConfig().redis.cluster
-          ? new MemoizedPooledCache(config, kept)
-          : new MemoizedCache(config, kept),
+          ? new MemoizedPooledCache(config, memo)
+          : new MemoizedCache(config, memo),
       });
     });
-    closeWithShared(cachedClient);
+    closeWithShared(client);
+    cache = { client, memo };
   }
-  return cachedClient;
+  return cache;
 }
 
 /** The server's refusal (an error reply, e.g. CLIENT TRACKING not allowed) behind a failed connect, if that is what it was. */
@@ -68,12 +68,13 @@ function refusedBy(err: unknown): string | undefined {
  */
 export async function skuReader(): Promise<SkuReader> {
   if (getConfig().skuCache.maxEntries === 0 || refusal !== undefined) {
-    return { redis: await getRedis(), cached: false };
+    return { redis: await getRedis() };
   }
   try {
-    const redis = await theCachedClient().get();
+    const { client, memo } = theCache();
+    const redis = await client.get();
     await pingAll(redis);
-    return memo ? { redis, cached: true, memo } : { redis, cached: true };
+    return { redis, memo };
   } catch (err) {
     const reply = refusedBy(err);
     if (reply !== undefined) {
@@ -84,7 +85,7 @@ export async function skuReader(): Promise<SkuReader> {
     }
     // The cache is a saving, not a dependency: while its connection is down (or reconnecting) SKUs are read
     // through the shared client, as without a cache.
-    return { redis: await getRedis(), cached: false };
+    return { redis: await getRedis() };
   }
 }
 
@@ -92,11 +93,12 @@ export async function skuReader(): Promise<SkuReader> {
 export async function skuCacheStats(): Promise<
   { hitRate: number; hits: number; misses: number; entries: number; evictions: number } | undefined
 > {
-  if (!cachedClient || !memo || refusal !== undefined) return undefined;
-  const cache = (await cachedClient.get()).clientSideCache;
-  if (!cache) return undefined;
+  if (!cache || refusal !== undefined) return undefined;
+  const { client, memo } = cache;
+  const provider = (await client.get()).clientSideCache;
+  if (!provider) return undefined;
   // A read the memo does not answer goes to node-redis's cache, and to Redis when that misses too.
-  const s = cache.stats();
+  const s = provider.stats();
   const hits = memo.hits + s.hitCount;
   return {
     hitRate: hits / Math.max(1, hits + s.missCount),

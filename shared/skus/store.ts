@@ -41,7 +41,8 @@ export async function findSkusMemoized(
   ids: string[],
 ): Promise<Array<StoredSku | undefined>> {
   const readAt = memo.version();
-  const replies = ids.map((id) => memo.get(keys.sku(id)));
+  const now = Date.now();
+  const replies = ids.map((id) => memo.get(keys.sku(id), now));
   const missing = ids.filter((_, i) => replies[i] === undefined);
   if (missing.length > 0) {
     const read = await Promise.all(missing.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
@@ -50,7 +51,7 @@ export async function findSkusMemoized(
       if (replies[i] !== undefined) continue;
       const fields = read[j++] ?? [null, null];
       replies[i] = fields;
-      memo.set(keys.sku(ids[i] ?? ''), fields, readAt);
+      memo.set(keys.sku(ids[i] ?? ''), fields, readAt, now);
     }
   }
   return replies.map((r) => stored(r ?? [null, null]));
