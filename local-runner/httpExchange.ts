@@ -1,5 +1,5 @@
 // What the runner's HTTP paths share: one request being answered, the options, and small helpers.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 import type { BindingInfo, LogSink, RegisteredFunction, TypedData } from './core.js';
 
@@ -11,7 +11,7 @@ export interface HttpOptions {
   /** Largest request body; a larger one is refused (413) while it streams in, never buffered whole. */
   maxBodyBytes: number;
   /** The app's own HTTP server when it enabled HTTP streaming (capability `HttpUri`); undefined otherwise. */
-  streamUri?: string | undefined;
+  appServer?: Server | undefined;
   /** Sends a function's non-HTTP outputs (queue messages) after a successful invocation. */
   sendOutputs: (
     fn: RegisteredFunction,

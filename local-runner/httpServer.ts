@@ -233,7 +233,7 @@ async function dispatch(
     x.refuse();
     return;
   }
-  if (options.streamUri) return invokeStreaming(x, options, options.streamUri);
+  if (options.appServer) return invokeStreaming(x, options, options.appServer);
   return invokeBuffered(x, method, options);
 }
 

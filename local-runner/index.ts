@@ -1,7 +1,7 @@
 // A development and test host for this Functions app: serves its HTTP functions and runs its queue
 // triggers without Azure Functions Core Tools. Production runs on the Azure Functions host.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +17,7 @@ import {
   runAppTerminate,
 } from './core.js';
 import { applyLocalSettings, type HostSettings, readHostSettings } from './hostConfig.js';
+import { withAppServer } from './httpProxy.js';
 import { httpListener, httpRoutes } from './httpServer.js';
 import { QueueBindings } from './queues.js';
 
@@ -51,8 +52,8 @@ const LEVELS = ['trace', 'debug', 'information', 'warning', 'error', 'critical']
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 // How long stopping waits for requests in progress before cutting their connections.
 const STOP_GRACE_MS = 5000;
-// The app's capabilities, once loaded: `HttpUri` is where its own HTTP server takes streamed requests.
-let loaded: Promise<Record<string, string>> | undefined;
+// The app, once loaded: its capabilities and, when it enabled HTTP streaming, its own HTTP server.
+let loaded: Promise<{ value: Record<string, string>; server?: Server }> | undefined;
 
 function sinkFor(level: string): LogSink {
   const min = Math.max(0, LEVELS.indexOf(level));
@@ -84,8 +85,10 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
   const maxBodyBytes =
     options.maxBodyBytes ?? Number(process.env.LOCAL_RUNNER_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY);
   installCoreModule(log);
-  loaded ??= loadApp(root).then(initProgrammingModel);
-  const capabilities = await loaded;
+  loaded ??= loadApp(root).then(() => withAppServer(initProgrammingModel));
+  const { value: capabilities, server: appServer } = await loaded;
+  if (capabilities.HttpUri && !appServer)
+    throw new Error('the app enabled HTTP streaming but opened no HTTP server for it at start-up');
   await runAppStart(root);
 
   const fns = registeredFunctions();
@@ -95,7 +98,7 @@ export async function startLocalRunner(options: RunnerOptions): Promise<Runner> 
       routePrefix: settings.routePrefix,
       functionKey: process.env.LOCAL_RUNNER_FUNCTION_KEY || undefined,
       maxBodyBytes,
-      streamUri: capabilities.HttpUri,
+      appServer: capabilities.HttpUri ? appServer : undefined,
       sendOutputs: (fn, outputs) => queues.sendOutputs(fn, outputs),
       log,
     }),
