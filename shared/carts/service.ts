@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { getConfig } from '../config.js';
 import { errors, isRedisUnavailable } from '../errors.js';
 import type { Idempotency, Outcome } from '../idempotency.js';
-import { formatCents, parsePrice } from '../money.js';
+import { formatCents } from '../money.js';
 import { getRedis } from '../redis/client.js';
 import type { Redis } from '../redis/connect.js';
 import { type SkuReader, skuReader } from '../redis/skuReader.js';
-import { findSkus, findSkusMemoized, type StoredSku } from '../skus/store.js';
+import { findSkus, findSkusMemoized, type ReadSku } from '../skus/store.js';
 import { currentGeneration } from '../users/generations.js';
 import type { Cart, CartLine, IfMatch } from './schema.js';
 import {
@@ -40,9 +40,10 @@ const ttlOf = (holder: Holder) =>
 export const cartNotFound = (holder: Holder) =>
   holder.kind === 'user' ? errors.userNotFound(holder.id) : errors.guestCartNotFound();
 
-/** A cart and its version tag (the ETag); no tag for a cart answered without prices. */
+/** A cart, its JSON text (the body) and its version tag (the ETag); no tag for a cart answered without prices. */
 export interface VersionedCart {
   cart: Cart;
+  text: string;
   etag: string | undefined;
 }
 
@@ -65,7 +66,7 @@ function priced(
   userId: string | null,
   lines: Record<string, string>,
   skuIds: string[],
-  skus: Array<StoredSku | undefined>,
+  skus: Array<ReadSku | undefined>,
 ): VersionedCart {
   let total = 0;
   let bigTotal = 0n;
@@ -73,7 +74,7 @@ function priced(
   const items: CartLine[] = skuIds.map((skuId, i) => {
     const quantity = lineQuantity(lines[skuId]);
     const sku = skus[i];
-    const unit = sku ? parsePrice(sku.price) : undefined;
+    const unit = sku?.cents;
     // A SKU deleted (or a price not readable), or a line that is not a whole number: unavailable, no total.
     if (!sku || unit === undefined || quantity === 0) {
       return { skuId, name: sku?.name ?? null, unitPrice: null, quantity, lineTotal: null, available: false };
@@ -98,8 +99,9 @@ function priced(
   });
   const sum = bigTotal === 0n ? total : bigTotal + BigInt(total);
   const cart: Cart = { userId, items, totalQuantity, total: formatCents(sum) };
+  const text = JSON.stringify(cart);
   // A strong validator of the representation: it changes whenever the body would, a price change included.
-  return { cart, etag: createHash('sha1').update(JSON.stringify(cart)).digest('hex') };
+  return { cart, text, etag: hash('sha1', text) };
 }
 
 /** The lines as they are, without prices or availability (no ETag: it stands for a priced body). */
@@ -115,7 +117,8 @@ function unpriced(userId: string | null, lines: Record<string, string>): Version
       available: null,
     }));
   const totalQuantity = items.reduce((sum, l) => sum + l.quantity, 0);
-  return { cart: { userId, items, totalQuantity, total: null, priced: false }, etag: undefined };
+  const cart: Cart = { userId, items, totalQuantity, total: null, priced: false };
+  return { cart, text: JSON.stringify(cart), etag: undefined };
 }
 
 /**

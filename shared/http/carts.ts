@@ -8,11 +8,11 @@ import type { VersionedCart } from '../carts/service.js';
 import type { Outcome } from '../idempotency.js';
 import { replayedHeaders } from './idempotency.js';
 import { parseWith } from './request.js';
-import { type HeaderDoc, json } from './route.js';
+import { type HeaderDoc, jsonText } from './route.js';
 
 /** A cart answer: 200 with the ETag when the cart is priced. */
-export const cartResponse = ({ cart, etag }: VersionedCart, headers: Record<string, string> = {}) =>
-  json(200, cart, { ...(etag === undefined ? {} : { ETag: `"${etag}"` }), ...headers });
+export const cartResponse = ({ text, etag }: VersionedCart, headers: Record<string, string> = {}) =>
+  jsonText(200, text, { ...(etag === undefined ? {} : { ETag: `"${etag}"` }), ...headers });
 
 /** The answer to a cart write, marked when it was a replay of an applied Idempotency-Key. */
 export const written = ({ value, replayed }: Outcome<VersionedCart>) =>

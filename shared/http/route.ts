@@ -196,7 +196,29 @@ export function declaredRoutes(): readonly DeclaredRoute[] {
 
 /** A JSON response with the given status and extra headers. */
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, jsonBody: body, headers: { 'Cache-Control': 'no-store', ...headers } };
+  return jsonText(status, JSON.stringify(body), headers);
+}
+
+/**
+ * A JSON response from text already serialized (a cart's, whose ETag was taken of the same text). Its length
+ * is sent, so the response goes out in one write, not chunked.
+ */
+export function jsonText(
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  const length = String(Buffer.byteLength(text));
+  return {
+    status,
+    body: text,
+    headers: {
+      'Content-Type': 'application/json',
+      'Content-Length': length,
+      'Cache-Control': 'no-store',
+      ...headers,
+    },
+  };
 }
 
 /** An empty response (204 and the like). */

@@ -8,29 +8,30 @@ import { ErrorReply, ReconnectStrategyError } from 'redis';
 
 import { getConfig } from '../config.js';
 import { isRedisUnavailable } from '../errors.js';
+import type { ReadSku } from '../skus/store.js';
 import { closeWithShared, getRedis, LazyClient } from './client.js';
 import { connectRedis, pingAll, type Redis } from './connect.js';
 import { KeyMemo, MemoizedCache, MemoizedPooledCache } from './keyMemo.js';
 
-/** A SKU's name and price as HMGET answers them (nulls for a SKU that does not exist). */
-export type SkuFields = Array<string | null>;
+/** A SKU as the memo keeps it: read and parsed once, or null for one that does not exist. */
+type MemoSku = ReadSku | null;
 
 /** A client to read SKUs with and, when it is the cache's, the memo its reads may come from. */
 export interface SkuReader {
   redis: Redis;
   /** The SKUs already read through the cache's connection, by key, until Redis invalidates them. */
-  memo?: KeyMemo<SkuFields>;
+  memo?: KeyMemo<MemoSku>;
 }
 
 // The cache's client and the memo its providers keep up to date, made together on first use.
-let cache: { client: LazyClient; memo: KeyMemo<SkuFields> } | undefined;
+let cache: { client: LazyClient; memo: KeyMemo<MemoSku> } | undefined;
 // Why Redis refused tracking, once it did: from then on this worker reads without a cache.
 let refusal: string | undefined;
 
-function theCache(): { client: LazyClient; memo: KeyMemo<SkuFields> } {
+function theCache(): { client: LazyClient; memo: KeyMemo<MemoSku> } {
   if (!cache) {
     const { maxEntries, ttlMs } = getConfig().skuCache;
-    const memo = new KeyMemo<SkuFields>(maxEntries, ttlMs);
+    const memo = new KeyMemo<MemoSku>(maxEntries, ttlMs);
     const config = { ttl: ttlMs, maxEntries, evictPolicy: 'LRU' as const, recordStats: true };
     const client = new LazyClient(() => {
       // Nothing kept from an earlier connection survives it.

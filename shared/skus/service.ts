@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { errors } from '../errors.js';
 import { Id } from '../ids.js';
-import { formatCents, parsePrice } from '../money.js';
+import { formatCents } from '../money.js';
 import { getRedis } from '../redis/client.js';
 import type { PutSkuInput, Sku, SkuPage } from './schema.js';
 import { findSkus, pruneSkuIndex, removeSku, saveSku, skuIdsAfter } from './store.js';
@@ -41,7 +41,7 @@ export async function listSkus(limit: number, cursor?: string): Promise<SkuPage>
   const stale: string[] = [];
   pageIds.forEach((id, i) => {
     const s = found[i];
-    if (s && parsePrice(s.price) !== undefined) items.push({ id, name: s.name, price: s.price });
+    if (s && s.cents !== undefined) items.push({ id, name: s.name, price: s.price });
     else if (!s) stale.push(id);
   });
   await pruneSkuIndex(redis, stale);

@@ -3,15 +3,20 @@
 // followed by a check of the SKU, which puts back the id of a SKU that exists. Whatever writes, deletes and
 // listings race (on any number of app instances), an existing SKU ends up indexed; an index entry whose
 // SKU is gone can stay for a while, and the listing that meets it removes it.
+import { parsePrice } from '../money.js';
 import type { Redis } from '../redis/connect.js';
 import type { KeyMemo } from '../redis/keyMemo.js';
 import { keys } from '../redis/keys.js';
-import type { SkuFields } from '../redis/skuReader.js';
 
 /** A SKU as stored: `price` is the decimal string kept in the Hash. */
 export interface StoredSku {
   name: string;
   price: string;
+}
+
+/** A SKU as read: as stored, and its price in cents (undefined when the stored text is not a price). */
+export interface ReadSku extends StoredSku {
+  cents: number | undefined;
 }
 
 /** Writes `sku:{id}`, then indexes it; true when it did not exist before. */
@@ -22,13 +27,13 @@ export async function saveSku(redis: Redis, id: string, sku: StoredSku): Promise
   return added > 0;
 }
 
-const stored = ([name, price]: Array<string | null>): StoredSku | undefined =>
-  name != null && price != null ? { name, price } : undefined;
+const read = ([name, price]: Array<string | null>): ReadSku | undefined =>
+  name != null && price != null ? { name, price, cents: parsePrice(price) } : undefined;
 
 /** Reads several SKUs in one pipelined round trip; missing ones are undefined. */
-export async function findSkus(redis: Redis, ids: string[]): Promise<Array<StoredSku | undefined>> {
+export async function findSkus(redis: Redis, ids: string[]): Promise<Array<ReadSku | undefined>> {
   const replies = await Promise.all(ids.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
-  return replies.map(stored);
+  return replies.map(read);
 }
 
 /**
@@ -37,24 +42,25 @@ export async function findSkus(redis: Redis, ids: string[]): Promise<Array<Store
  */
 export async function findSkusMemoized(
   redis: Redis,
-  memo: KeyMemo<SkuFields>,
+  memo: KeyMemo<ReadSku | null>,
   ids: string[],
-): Promise<Array<StoredSku | undefined>> {
+): Promise<Array<ReadSku | undefined>> {
   const readAt = memo.version();
   const now = Date.now();
-  const replies = ids.map((id) => memo.get(keys.sku(id), now));
-  const missing = ids.filter((_, i) => replies[i] === undefined);
+  // null: kept as missing (a SKU that does not exist is invalidated like any other key read).
+  const found = ids.map((id) => memo.get(keys.sku(id), now));
+  const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {
-    const read = await Promise.all(missing.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
+    const replies = await Promise.all(missing.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
     let j = 0;
     for (let i = 0; i < ids.length; i++) {
-      if (replies[i] !== undefined) continue;
-      const fields = read[j++] ?? [null, null];
-      replies[i] = fields;
-      memo.set(keys.sku(ids[i] ?? ''), fields, readAt, now);
+      if (found[i] !== undefined) continue;
+      const sku = read(replies[j++] ?? [null, null]) ?? null;
+      found[i] = sku;
+      memo.set(keys.sku(ids[i] ?? ''), sku, readAt, now);
     }
   }
-  return replies.map((r) => stored(r ?? [null, null]));
+  return found.map((sku) => sku ?? undefined);
 }
 
 /** Deletes `sku:{id}`, then its index entry (see unindex); false when it did not exist. */

@@ -28,7 +28,7 @@ async function call(
     testContext('getHealth'),
   )) as HttpResponseInit;
   const ms = Date.now() - started;
-  const body = (res.jsonBody ?? JSON.parse(res.body as string)) as Record<string, unknown>;
+  const body = JSON.parse(res.body as string) as Record<string, unknown>;
   return { res, ms, body };
 }
 

@@ -87,7 +87,7 @@ describe('a failover in progress', () => {
     const h = await handlersFor(replica.port);
     const read = await invoke(h.getCart, 'GET', '/api/carts/1', { userId: '1' });
     expect(read.status).toBe(200);
-    expect(read.jsonBody).toMatchObject({ total: '399.98' });
+    expect(JSON.parse(read.body as string)).toMatchObject({ total: '399.98' });
     const write = await invoke(
       h.addCartItem,
       'POST',
