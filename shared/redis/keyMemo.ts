@@ -11,7 +11,11 @@ interface Entry<T> {
   until: number;
 }
 
-/** A bounded map of values by Redis key, forgotten on invalidation, after `ttlMs`, or when full (oldest first). */
+/**
+ * A bounded map of values by Redis key, forgotten on invalidation, after `ttlMs`, or when full (oldest first).
+ * Values are kept under a name for their key (`nameOf`: a SKU's id for `sku:{id}`), so that a lookup needs
+ * no key built; a key with no name (undefined) is not kept, but its invalidation still counts.
+ */
 export class KeyMemo<T> {
   readonly #entries = new Map<string, Entry<T>>();
   // Counts invalidations: a value read before one is not kept (its invalidation may have come first).
@@ -24,13 +28,14 @@ export class KeyMemo<T> {
   constructor(
     private readonly maxEntries: number,
     private readonly ttlMs: number,
+    private readonly nameOf: (key: string) => string | undefined = (key) => key,
   ) {}
 
-  /** The value kept for `key`, or undefined (not kept, expired, or the memo is paused). */
-  get(key: string, now = Date.now()): T | undefined {
-    const entry = this.#paused ? undefined : this.#entries.get(key);
+  /** The value kept under `name`, or undefined (not kept, expired, or the memo is paused). */
+  get(name: string, now = Date.now()): T | undefined {
+    const entry = this.#paused ? undefined : this.#entries.get(name);
     if (!entry || entry.until <= now) {
-      if (entry) this.#entries.delete(key);
+      if (entry) this.#entries.delete(name);
       this.misses++;
       return undefined;
     }
@@ -43,21 +48,25 @@ export class KeyMemo<T> {
     return this.#version;
   }
 
-  /** Keeps a value read when `version()` was `readAt`, unless anything was invalidated since. */
-  set(key: string, value: T, readAt: number, now = Date.now()): void {
+  /** Keeps a value under `name`, read when `version()` was `readAt`, unless anything was invalidated since. */
+  set(name: string, value: T, readAt: number, now = Date.now()): void {
     if (this.#paused || readAt !== this.#version || this.maxEntries === 0) return;
     if (this.#entries.size >= this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { value, until: now + (this.ttlMs > 0 ? this.ttlMs : Infinity) });
+    this.#entries.set(name, { value, until: now + (this.ttlMs > 0 ? this.ttlMs : Infinity) });
   }
 
   /** Forgets one key (null: all). */
   drop(key: RedisArgument | null): void {
     this.#version++;
-    if (key === null) this.#entries.clear();
-    else this.#entries.delete(key.toString());
+    if (key === null) {
+      this.#entries.clear();
+      return;
+    }
+    const name = this.nameOf(key.toString());
+    if (name !== undefined) this.#entries.delete(name);
   }
 
   /** Forgets everything and keeps nothing until resumed (a cluster rediscovering its topology). */

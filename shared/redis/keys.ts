@@ -22,6 +22,11 @@ export const keys = {
   userGeneration: (id: string) => `{${prefix()}user:${checked(id)}}:generation`,
   /** `sku:{id}` Hash: name, price (decimal string). */
   sku: (id: string) => `${prefix()}sku:${checked(id)}`,
+  /** The SKU id a `sku:{id}` key names (the inverse of `sku`), or undefined for any other key. */
+  skuIdOf: (key: string) => {
+    const head = `${prefix()}sku:`;
+    return key.startsWith(head) ? key.slice(head.length) : undefined;
+  },
   /** `skus` Sorted Set of every SKU id (score 0), for stable lexicographic paging. */
   skuIndex: () => `${prefix()}skus`,
   /** `cart:{userId}` Hash: SKU id -> quantity. */

@@ -12,6 +12,7 @@ import type { ReadSku } from '../skus/store.js';
 import { closeWithShared, getRedis, LazyClient } from './client.js';
 import { connectRedis, pingAll, type Redis } from './connect.js';
 import { KeyMemo, MemoizedCache, MemoizedPooledCache } from './keyMemo.js';
+import { keys } from './keys.js';
 
 /** A SKU as the memo keeps it: read and parsed once, or null for one that does not exist. */
 type MemoSku = ReadSku | null;
@@ -31,7 +32,8 @@ let refusal: string | undefined;
 function theCache(): { client: LazyClient; memo: KeyMemo<MemoSku> } {
   if (!cache) {
     const { maxEntries, ttlMs } = getConfig().skuCache;
-    const memo = new KeyMemo<MemoSku>(maxEntries, ttlMs);
+    // Kept by SKU id: a cart's lines name SKUs by id, and a lookup then builds no key.
+    const memo = new KeyMemo<MemoSku>(maxEntries, ttlMs, keys.skuIdOf);
     const config = { ttl: ttlMs, maxEntries, evictPolicy: 'LRU' as const, recordStats: true };
     const client = new LazyClient(() => {
       // Nothing kept from an earlier connection survives it.
@@ -61,11 +63,36 @@ function refusedBy(err: unknown): string | undefined {
   return undefined;
 }
 
+// The PING being gathered for a client: every reader asked for before it is handed to node-redis shares it.
+const gathering = new WeakMap<Redis, Promise<void>>();
+
+/**
+ * Resolves once a PING handed to node-redis after this call has been answered by every primary. Callers in
+ * the same turn (until the next tick, after every promise continuation already queued) share one PING:
+ * it is still sent after each of them started, which is all the freshness rule asks. A PING already handed
+ * over is never shared: a write answered since may have been applied after it, its invalidation after its
+ * reply (test/integration/skuCache.test.ts has that race).
+ */
+function synchronised(redis: Redis): Promise<void> {
+  let ping = gathering.get(redis);
+  if (!ping) {
+    ping = new Promise<void>((resolve, reject) => {
+      process.nextTick(() => {
+        gathering.delete(redis);
+        pingAll(redis).then(resolve, reject);
+      });
+    });
+    gathering.set(redis, ping);
+  }
+  return ping;
+}
+
 /**
  * The client to read SKUs with, ready to answer from its cache. Before answering, a PING goes to every
  * primary the cached client is connected to: Redis sends an invalidation before it replies to the write that
  * caused it, and before any later reply on this connection, so once the PING is answered every SKU written
- * before this call started is out of the cache. One small round trip instead of one read per SKU.
+ * before this call started is out of the cache. One small round trip instead of one read per SKU, shared
+ * by the readers asked for in the same turn.
  */
 export async function skuReader(): Promise<SkuReader> {
   if (getConfig().skuCache.maxEntries === 0 || refusal !== undefined) {
@@ -74,7 +101,7 @@ export async function skuReader(): Promise<SkuReader> {
   try {
     const { client, memo } = theCache();
     const redis = await client.get();
-    await pingAll(redis);
+    await synchronised(redis);
     return { redis, memo };
   } catch (err) {
     const reply = refusedBy(err);

@@ -48,7 +48,7 @@ export async function findSkusMemoized(
   const readAt = memo.version();
   const now = Date.now();
   // null: kept as missing (a SKU that does not exist is invalidated like any other key read).
-  const found = ids.map((id) => memo.get(keys.sku(id), now));
+  const found = ids.map((id) => memo.get(id, now));
   const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {
     const replies = await Promise.all(missing.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
@@ -57,7 +57,7 @@ export async function findSkusMemoized(
       if (found[i] !== undefined) continue;
       const sku = read(replies[j++] ?? [null, null]) ?? null;
       found[i] = sku;
-      memo.set(keys.sku(ids[i] ?? ''), sku, readAt, now);
+      memo.set(ids[i] ?? '', sku, readAt, now);
     }
   }
   return found.map((sku) => sku ?? undefined);

@@ -4,9 +4,11 @@
 // Redis that refuses CLIENT TRACKING is read without a cache. Each case fails on a cache that does not
 // invalidate (a plain TTL cache, or one kept across a reconnection).
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 
+import { startFaultProxy } from '../support/faultProxy.js';
 import { freshModules } from '../support/fresh.js';
 import { admin } from '../support/redis.js';
 import { freePort, type RedisProcess, startRedis } from '../support/servers.js';
@@ -135,6 +137,45 @@ describe.each([
     }
     expect((await reader.skuCacheStats())?.hits ?? 0).toBeGreaterThanOrEqual(hitsBefore + 40);
     expect(new Set(seen)).toEqual(new Set(['33.00']));
+  });
+});
+
+describe('the SKU cache under slow replies (standalone)', () => {
+  // One PING serves every reader asked for before it is handed to node-redis; one already on its way must
+  // not serve a reader asked for later. The race, made wide with a proxy that delays every byte: reader 1's
+  // PING reaches Redis, a price is written directly (its reply is back at once), reader 2 is asked for;
+  // Redis sent the invalidation after reader 1's PONG, so only a PING of reader 2's own comes after it.
+  // (A cart read would hide the race behind its own delayed cart script: the reader is called directly.)
+  it('gives a reader asked for after a write its own PING, not one already on its way', async () => {
+    const port = servers.standalone.port;
+    await admin(port, async (c) => {
+      await c.flushAll();
+      await c.hSet('sku:s1', { name: 's1', price: '10.00' });
+    });
+    const proxy = await startFaultProxy(port);
+    try {
+      const { reader, close: closing } = await load(proxy.port, false);
+      close = closing;
+      const { findSkusMemoized } = await import('../../shared/skus/store.js');
+      const priceNow = async () => {
+        const { redis, memo } = await reader.skuReader();
+        if (!memo) throw new Error('the cache is off');
+        return (await findSkusMemoized(redis, memo, ['s1']))[0]?.price;
+      };
+      expect([await priceNow(), await priceNow()]).toEqual(['10.00', '10.00']);
+      proxy.delay(400);
+      const first = reader.skuReader();
+      // Reader 1's PING is at Redis after 400 ms, its PONG back after 800 ms.
+      await sleep(550);
+      await admin(port, (c) => c.hSet('sku:s1', { price: '11.00' }));
+      expect(await priceNow()).toBe('11.00');
+      await first;
+    } finally {
+      proxy.pass();
+      await close?.();
+      close = undefined;
+      await proxy.close();
+    }
   });
 });
 

@@ -42,4 +42,19 @@ describe('KeyMemo', () => {
     expect(memo.get('b', 1000)).toBeUndefined();
     expect(memo.hits).toBe(2);
   });
+
+  it('keeps values under the name of their key, and counts the invalidation of a key it has no name for', () => {
+    const memo = new KeyMemo<string>(10, 60_000, (key) =>
+      key.startsWith('sku:') ? key.slice(4) : undefined,
+    );
+    memo.set('a', '1', memo.version());
+    memo.drop('sku:b');
+    expect(memo.get('a')).toBe('1');
+    memo.drop('sku:a');
+    expect(memo.get('a')).toBeUndefined();
+    const readAt = memo.version();
+    memo.drop('user:a');
+    memo.set('a', 'stale', readAt);
+    expect(memo.get('a')).toBeUndefined();
+  });
 });

@@ -29,6 +29,16 @@ describe('keys', () => {
     expect(keys.biglistSegment('abc', 3)).toBe('shop1:biglist:{abc:3}');
   });
 
+  it("reads a SKU's id back from its key, and no id from any other key", async () => {
+    const keys = await keysWith({ REDIS_KEY_PREFIX: 'shop1:' });
+    expect(keys.skuIdOf(keys.sku('__proto__'))).toBe('__proto__');
+    expect([keys.skuIdOf('sku:a'), keys.skuIdOf(keys.skuIndex()), keys.skuIdOf(keys.user('a'))]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('refuses to build a key from an id that could reach another key', async () => {
     const keys = await keysWith({});
     for (const bad of ['a:b', 'x}y', 'a b', '*', '']) expect(() => keys.user(bad)).toThrow(/invalid id/);
