@@ -117,7 +117,10 @@ function appRequest(
     },
   });
   x.req.pipe(body);
-  x.req.once('aborted', () => body.destroy(new Error('the client aborted the request')));
+  // A client that leaves before its body is complete fails the function's read of it.
+  x.req.once('close', () => {
+    if (!x.req.complete) body.destroy(new Error('the client left before its request body was complete'));
+  });
   return {
     request: Object.assign(body, { headers, url: x.req.url, method: x.req.method }),
     refused: () => refused,
