@@ -81,6 +81,24 @@ describe('local runner: HTTP streaming', () => {
     expect(await res.text()).toBe('');
   });
 
+  it('fails the read of a body whose client leaves half-way, so it is never taken as whole', async () => {
+    const stateOf = async () =>
+      (await (await fetch(`${runner.url}/api/state`)).json()) as { uploads: number[]; failedUploads: number };
+    const before = await stateOf();
+    const req = request(`${runner.url}/api/upload`, { method: 'POST' });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(64 * 1024, 3));
+    await new Promise((r) => setTimeout(r, 100));
+    req.destroy();
+    let after = before;
+    for (let i = 0; i < 40 && after.failedUploads === before.failedUploads; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await stateOf();
+    }
+    expect(after.failedUploads).toBe(before.failedUploads + 1);
+    expect(after.uploads).toEqual(before.uploads);
+  });
+
   it('refuses a streamed body past the limit with 413', async () => {
     const chunk = Buffer.alloc(1024 * 1024, 2);
     const status = await postChunked(`${runner.url}/api/upload`, chunk, 20);
