@@ -3,6 +3,7 @@
 // followed by a check of the SKU, which puts back the id of a SKU that exists. Whatever writes, deletes and
 // listings race (on any number of app instances), an existing SKU ends up indexed; an index entry whose
 // SKU is gone can stay for a while, and the listing that meets it removes it.
+import { ID_PATTERN } from '../ids.js';
 import { parsePrice } from '../money.js';
 import type { Redis } from '../redis/connect.js';
 import type { KeyMemo } from '../redis/keyMemo.js';
@@ -30,9 +31,16 @@ export async function saveSku(redis: Redis, id: string, sku: StoredSku): Promise
 const read = ([name, price]: Array<string | null>): ReadSku | undefined =>
   name != null && price != null ? { name, price, cents: parsePrice(price) } : undefined;
 
+/**
+ * A SKU's fields as HMGET answers them. An id no SKU can have (a cart line written outside the API, say in
+ * Redis Insight) names no SKU: it reads as missing, and no key is built from it.
+ */
+const fieldsOf = (redis: Redis, id: string): Promise<Array<string | null>> =>
+  ID_PATTERN.test(id) ? redis.hmGet(keys.sku(id), ['name', 'price']) : Promise.resolve([null, null]);
+
 /** Reads several SKUs in one pipelined round trip; missing ones are undefined. */
 export async function findSkus(redis: Redis, ids: string[]): Promise<Array<ReadSku | undefined>> {
-  const replies = await Promise.all(ids.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
+  const replies = await Promise.all(ids.map((id) => fieldsOf(redis, id)));
   return replies.map(read);
 }
 
@@ -51,7 +59,7 @@ export async function findSkusMemoized(
   const found = ids.map((id) => memo.get(id, now));
   const missing = ids.filter((_, i) => found[i] === undefined);
   if (missing.length > 0) {
-    const replies = await Promise.all(missing.map((id) => redis.hmGet(keys.sku(id), ['name', 'price'])));
+    const replies = await Promise.all(missing.map((id) => fieldsOf(redis, id)));
     let j = 0;
     for (let i = 0; i < ids.length; i++) {
       if (found[i] !== undefined) continue;

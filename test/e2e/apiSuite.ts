@@ -182,13 +182,24 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
       expect([again.status, again.body.code]).toEqual([412, 'precondition_failed']);
     });
 
-    it('reads lines written by hand that are not whole numbers from 1 as unavailable, never a 500 or a negative total', async () => {
+    it('reads lines written by hand that are not whole numbers from 1, or that name no possible SKU id, as unavailable, never a 500 or a negative total', async () => {
       await seed();
       await call('POST', '/users', { id: 'hand', firstName: 'H', lastName: 'W' });
       await call('PUT', '/skus/skuA', { name: 'A', price: '1.00' });
       await call('PUT', '/skus/skuB', { name: 'B', price: '2.00' });
       await call('POST', '/carts/hand/items', { skuId: 'sku456', quantity: 2 });
-      await raw('cart:hand', ['HSET', 'cart:hand', 'sku123', 'abc', 'skuA', '-2', 'skuB', '1.5']);
+      await raw('cart:hand', [
+        'HSET',
+        'cart:hand',
+        'sku123',
+        'abc',
+        'skuA',
+        '-2',
+        'skuB',
+        '1.5',
+        'a b:{c}',
+        '1',
+      ]);
       const read = await call('GET', '/carts/hand');
       expect(read.status).toBe(200);
       expect(read.body.total).toBe('99.00');
@@ -197,6 +208,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
         .filter((l) => l.skuId !== 'sku456')
         .map((l) => [l.skuId, l.quantity, l.available]);
       expect(bad).toEqual([
+        ['a b:{c}', 1, false],
         ['sku123', 0, false],
         ['skuA', 0, false],
         ['skuB', 0, false],
@@ -211,6 +223,7 @@ export function apiSuite(mode: 'standalone' | 'cluster'): void {
         (await call('DELETE', '/carts/hand/items/skuB?quantity=1', undefined, { 'If-Match': etag })).status,
       ).toBe(412);
       expect(await fieldsOf('cart:hand')).toEqual([
+        ['a b:{c}', '1'],
         ['sku123', '1'],
         ['sku456', '2'],
         ['skuB', '1.5'],
