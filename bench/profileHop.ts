@@ -1,7 +1,8 @@
 // Where the CPU of a GET cart goes in the process that runs the functions (the local runner, HTTP streaming
-// on): the runner is started with --cpu-prof, loaded with autocannon, stopped, and the profile's self time
-// is grouped by layer (the runner's hop, @azure/functions, node:http, node-redis, the app's code, garbage
-// collection, ...). Reproduce: npm run bench:hop:profile
+// on), next to the plain server of bench:hop as the baseline of the same run: each is started with
+// --cpu-prof, loaded with autocannon, stopped, and the profile's self time is grouped by layer (the
+// runner's hop, @azure/functions, node:http, node-redis, the app's code, garbage collection, ...).
+// Reproduce: npm run bench:hop:profile
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ const LAYERS: Array<[string, (url: string, name: string) => boolean]> = [
   ['undici (Request/Headers/body of @azure/functions)', (u) => u.includes('undici')],
   ['node-redis (commands, RESP parser)', (u) => /\/@redis\/|\/node_modules\/redis\//.test(u)],
   ['zod (validation)', (u) => u.includes('/zod/')],
+  ["the plain server's own code (bench/)", (u) => u.includes('/dist/bench/')],
   ['node: http, net, streams', (u) => /^node:(_?http|net|internal\/(http|streams|net|stream_base))/.test(u)],
   ['node: other internals', (u) => u.startsWith('node:')],
   ['other modules', (u) => u.includes('node_modules')],
@@ -69,43 +71,73 @@ function layers(profile: Profile): Map<string, number> {
   return out;
 }
 
+/** Runs `script` under `--cpu-prof` with autocannon (a warm-up, then the measured load); its self time by layer and its request count. */
+async function profiled(
+  script: string,
+  redisPort: number,
+  env: Record<string, string>,
+): Promise<{ self: Map<string, number>; requests: number; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cpuprof-'));
+  const port = await freePort();
+  const child = await startNode(script, port, { REDIS_URL: `redis://127.0.0.1:${redisPort}`, ...env }, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+  ]);
+  let requests: number;
+  try {
+    const url = `http://127.0.0.1:${port}/api/carts/bench`;
+    const warm = await autocannon({ url, connections: 8, duration: 2 });
+    const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S });
+    // The profile covers the warm-up too: its requests count.
+    requests = warm.requests.total + r.requests.total;
+  } finally {
+    await stop(child);
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+  return { self: layers(profile), requests, file: join(dir, file) };
+}
+
 const redisPort = await freePort();
 const redis = await startRedis(redisPort, mkdtempSync(join(tmpdir(), 'bench-profile-')));
 await seedBenchCart(redisPort);
-
-const dir = mkdtempSync(join(tmpdir(), 'bench-cpuprof-'));
-const port = await freePort();
-const child = await startNode(
-  'local-runner/serve.js',
-  port,
-  { REDIS_URL: `redis://127.0.0.1:${redisPort}`, LOCAL_RUNNER_LOG_LEVEL: 'warning', AzureWebJobsStorage: '' },
-  ['--cpu-prof', `--cpu-prof-dir=${dir}`],
-);
-let requests = 0;
+let plain: Awaited<ReturnType<typeof profiled>>;
+let runner: Awaited<ReturnType<typeof profiled>>;
 try {
-  const url = `http://127.0.0.1:${port}/api/carts/bench`;
-  await autocannon({ url, connections: 8, duration: 2 });
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S });
-  requests = r.requests.total;
+  plain = await profiled('bench/plainCartServer.js', redisPort, {});
+  runner = await profiled('local-runner/serve.js', redisPort, {
+    LOCAL_RUNNER_LOG_LEVEL: 'warning',
+    AzureWebJobsStorage: '',
+  });
 } finally {
-  await stop(child);
   await redis.stop();
 }
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-if (!file) throw new Error(`no profile written in ${dir}`);
-const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
-const self = layers(profile);
-const busy = [...self].filter(([k]) => !k.startsWith('idle')).reduce((a, [, v]) => a + v, 0);
-const rows = [...self]
-  .sort((a, b) => b[1] - a[1])
-  .map(([k, v]) => [
-    k,
-    k.startsWith('idle') ? '-' : `${((100 * v) / busy).toFixed(1)} %`,
-    k.startsWith('idle') ? '-' : (v / Math.max(1, requests)).toFixed(1),
-  ]);
-console.log(
-  `\nGET /api/carts/{userId} (20 lines) through the local runner, ${CONNECTIONS} connections, ${DURATION_S} s (plus 2 s warm-up), ${requests} requests; self time of the serving process by layer\n`,
+
+const busyOf = (self: Map<string, number>) =>
+  [...self].filter(([k]) => !k.startsWith('idle')).reduce((a, [, v]) => a + v, 0);
+const perRequest = (r: typeof plain, v: number | undefined) => (v ?? 0) / Math.max(1, r.requests);
+const busy = busyOf(runner.self);
+const names = [...new Set([...runner.self.keys(), ...plain.self.keys()])].filter(
+  (k) => !k.startsWith('idle'),
 );
-printTable(['layer', 'share of busy CPU', 'µs per request'], rows);
-console.log(`\nProfile: ${join(dir, file)} (open in Chrome DevTools or speedscope for the flame graph)`);
+const rows = names
+  .sort((a, b) => (runner.self.get(b) ?? 0) - (runner.self.get(a) ?? 0))
+  .map((k) => [
+    k,
+    `${((100 * (runner.self.get(k) ?? 0)) / busy).toFixed(1)} %`,
+    perRequest(runner, runner.self.get(k)).toFixed(1),
+    perRequest(plain, plain.self.get(k)).toFixed(1),
+  ]);
+rows.push([
+  'all busy time (main thread)',
+  '100 %',
+  perRequest(runner, busy).toFixed(1),
+  perRequest(plain, busyOf(plain.self)).toFixed(1),
+]);
+console.log(
+  `\nGET /api/carts/{userId} (20 lines), ${CONNECTIONS} connections, ${DURATION_S} s plus 2 s warm-up under the profiler: the local runner (${runner.requests} requests) and the plain server (${plain.requests}); self time of each serving process's main thread by layer\n`,
+);
+printTable(['layer', 'runner: share of busy', 'runner µs/request', 'plain server µs/request'], rows);
+console.log(`\nProfiles: ${runner.file} and ${plain.file} (open in Chrome DevTools or speedscope)`);
 console.log('Reproduce: npm run bench:hop:profile');
