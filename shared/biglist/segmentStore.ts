@@ -105,10 +105,15 @@ export async function commitAttempt(
   return runScript(redis, BIGLIST_COMMIT, [attempt, finalKey], [String(length)]);
 }
 
-/** The attempt key of a delivery, listed for the clean-up of its load before it exists. */
+/**
+ * The attempt key of a delivery, listed for the clean-up of its load before it exists. The list expires
+ * like the copies it names (each new attempt renews it): if the clean-up after publishing is cut off, it
+ * is not left behind for good.
+ */
 async function newAttempt(redis: Redis, write: SegmentWrite): Promise<string> {
   const attempt = keys.biglistAttempt(write.finalKey, write.token);
-  await redis.sAdd(keys.biglistAttempts(write.loadId), attempt);
+  const listed = keys.biglistAttempts(write.loadId);
+  await redis.multi().sAdd(listed, attempt).pExpire(listed, ATTEMPT_TTL_MS).exec();
   return attempt;
 }
 

@@ -107,6 +107,16 @@ describe('biglist loader service', () => {
     expect(await admin(port, (c) => c.keys('*attempt*'))).toEqual([]);
   });
 
+  it('lists the copies of a load in progress in a set that expires like them, so none outlives a cut-off clean-up', async () => {
+    const load = await svc.startLoad({ count: 20_000, segmentSize: 10_000 });
+    await svc.processMessage(load.messages[0], { dequeueCount: 1, messageId: 'msg-t' }, log);
+    const ttl = await admin(port, (c) => c.pTTL(`{biglist}:load:${load.loadId}:attempts`));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(15 * 60_000);
+    await svc.processMessage(load.messages[1], { dequeueCount: 1, messageId: 'msg-u' }, log);
+    expect((await svc.getLoad(load.loadId)).state).toBe('completed');
+  });
+
   it('never commits a copy that lost values, whatever removed them', async () => {
     const store = await import('../../shared/biglist/segmentStore.js');
     await admin(port, async (c) => {
