@@ -20,7 +20,7 @@ type MemoSku = ReadSku | null;
 /** A client to read SKUs with and, when it is the cache's, the memo its reads may come from. */
 export interface SkuReader {
   redis: Redis;
-  /** The SKUs already read through the cache's connection, by key, until Redis invalidates them. */
+  /** The SKUs already read through the cache's connection, by SKU id, until Redis invalidates them. */
   memo?: KeyMemo<MemoSku>;
 }
 
